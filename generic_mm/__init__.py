@@ -1,0 +1,30 @@
+"""generic_mm: thermodynamically consistent modeling in the GENERIC formalism.
+
+Importing `generic_mm` enables JAX's 64-bit mode: the consistency checks and the
+conservation properties need float64.
+"""
+
+import importlib.metadata
+
+import jax as _jax
+
+_jax.config.update("jax_enable_x64", True)
+
+from ._checks import check as check
+from ._compiled import CompiledModel as CompiledModel, compile as compile
+from ._errors import (
+    ConsistencyError as ConsistencyError,
+    InputError as InputError,
+    ModelError as ModelError,
+    SimulationError as SimulationError,
+)
+from ._model import GenericModel as GenericModel
+from ._simulate import simulate as simulate
+from ._trajectory import Trajectory as Trajectory
+from ._report import (
+    CONDITIONS as CONDITIONS,
+    CheckResult as CheckResult,
+    ConsistencyReport as ConsistencyReport,
+)
+
+__version__ = importlib.metadata.version("generic_mm")

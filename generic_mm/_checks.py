@@ -1,0 +1,262 @@
+"""`generic_mm.check`: the six GENERIC consistency conditions, symbolic first, then sampled.
+
+The symbolic stage only ever *proves* a condition (a residual that SymPy reduces to exactly
+zero, or principal minors it can show nonnegative); it is time-boxed. Whatever it cannot
+prove goes to the sampled stage (`_sampling.py`), which either finds a counterexample or
+reports a pass marked `"sampled"`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import sympy as sp
+
+from ._errors import InputError
+from ._model import GenericModel, _matvec
+from ._report import CONDITIONS, CheckResult, ConsistencyReport
+from ._sampling import SampledChecks
+
+_MAX_OPS_FOR_SIMPLIFY = 300
+_MAX_PSD_SYMBOLIC = 4
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Budget:
+    """Wall-clock budget for the symbolic work of one condition."""
+
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def spent(self) -> bool:
+        return self.left() <= 0
+
+
+@contextlib.contextmanager
+def _interrupt_after(seconds: float):
+    """Interrupt pure-Python SymPy work after `seconds` (POSIX, main thread).
+
+    Elsewhere the work is bounded only by the size guards and the checks between entries.
+    """
+    if seconds <= 0:
+        raise _Timeout
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Timeout
+
+    start = time.monotonic()
+    old_handler = signal.signal(signal.SIGALRM, handler)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay > 0:  # someone else's timer (e.g. pytest-timeout): give it back
+            remaining = max(old_delay - (time.monotonic() - start), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, remaining, old_interval)
+
+
+def _proved_zero(expr: sp.Expr, budget: _Budget) -> bool:
+    """Whether SymPy shows `expr == 0` within the budget. `False` means "not proved"."""
+    if expr == 0:
+        return True
+    if budget.spent() or expr.has(sp.Float):
+        # Float literals leave residues like 1e-17*x: judged numerically, with a tolerance.
+        return False
+    try:
+        with _interrupt_after(budget.left()):
+            if sp.expand(expr) == 0:
+                return True
+            if sp.cancel(sp.together(expr)) == 0:
+                return True
+            if sp.count_ops(expr) <= _MAX_OPS_FOR_SIMPLIFY and sp.simplify(expr) == 0:
+                return True
+    except _Timeout:
+        budget.end = 0.0
+    except Exception:  # SymPy can fail on exotic expressions: that only means "not proved".
+        return False
+    return False
+
+
+def _all_zero(exprs: Iterable[sp.Expr], budget: _Budget) -> bool:
+    return all(_proved_zero(e, budget) for e in exprs)
+
+
+def _symbolic_antisymmetric(model: GenericModel, budget: _Budget) -> str | None:
+    L, n = model.poisson, model.n
+    res = (L[i, j] + L[j, i] for i in range(n) for j in range(i, n))
+    return "L + L^T = 0 identically" if _all_zero(res, budget) else None
+
+
+def _symbolic_symmetric(model: GenericModel, budget: _Budget) -> str | None:
+    M, n = model.friction, model.n
+    res = (M[i, j] - M[j, i] for i in range(n) for j in range(i + 1, n))
+    return "M - M^T = 0 identically" if _all_zero(res, budget) else None
+
+
+def _symbolic_poisson_degeneracy(model: GenericModel, budget: _Budget) -> str | None:
+    res = _matvec(model.poisson, model.grad_entropy)
+    return "L grad S = 0 identically" if _all_zero(res, budget) else None
+
+
+def _symbolic_friction_degeneracy(model: GenericModel, budget: _Budget) -> str | None:
+    res = _matvec(model.friction, model.grad_energy)
+    return "M grad E = 0 identically" if _all_zero(res, budget) else None
+
+
+def _symbolic_jacobi(model: GenericModel, budget: _Budget, antisymmetric: bool) -> str | None:
+    L, n, x = model.poisson, model.n, model.state
+    state = set(x)
+    if not any(L[i, j].free_symbols & state for i in range(n) for j in range(n)):
+        return "L does not depend on the state"
+    if not antisymmetric:
+        return None  # the reduction to i < j < k below needs antisymmetry
+    dL: dict[tuple[int, int], list[tuple[int, sp.Expr]]] = {}
+    for j, k in itertools.combinations(range(n), 2):
+        if budget.spent():
+            return None
+        derivs = [(l, sp.diff(L[j, k], x[l])) for l in range(n)]
+        dL[j, k] = [(l, d) for l, d in derivs if d != 0]
+
+    def d(j, k):  # d_l L_jk as a list of (l, value), using antisymmetry
+        if j < k:
+            return dL[j, k]
+        if j > k:
+            return [(l, -v) for l, v in dL[k, j]]
+        return []
+
+    for i, j, k in itertools.combinations(range(n), 3):
+        terms = []
+        for a, b, c in ((i, j, k), (j, k, i), (k, i, j)):
+            terms.extend(L[a, l] * v for l, v in d(b, c) if L[a, l] != 0)
+        if not _proved_zero(sp.Add(*terms), budget):
+            return None
+    return "Jacobiator vanishes identically"
+
+
+def _symbolic_psd(model: GenericModel, budget: _Budget, symmetric: bool) -> str | None:
+    M, n = model.friction, model.n
+    active = [i for i in range(n) if any(M[i, j] != 0 or M[j, i] != 0 for j in range(n))]
+    if not active:
+        return "M = 0"
+    if not symmetric or len(active) > _MAX_PSD_SYMBOLIC:
+        return None
+    try:
+        with _interrupt_after(budget.left()):
+            for size in range(1, len(active) + 1):
+                for idx in itertools.combinations(active, size):
+                    minor = M.extract(list(idx), list(idx)).det(method="berkowitz")
+                    minor = sp.factor(sp.cancel(minor))
+                    if minor.has(sp.Float) or minor.is_nonnegative is not True:
+                        return None
+    except _Timeout:
+        return None
+    except Exception:
+        return None
+    return f"all principal minors of M are nonnegative ({len(active)} active variables)"
+
+
+def check(
+    model: GenericModel,
+    *,
+    samples: int = 256,
+    rtol: float = 1e-8,
+    seed: int = 0,
+    symbolic_timeout: float = 1.0,
+) -> ConsistencyReport:
+    r"""Check the GENERIC structure of a model.
+
+    Six conditions, in this order: `poisson_antisymmetric` ($L = -L^T$),
+    `jacobi_identity` ($\sum_l L_{il}\partial_l L_{jk} + \text{cyclic} = 0$),
+    `friction_symmetric` ($M = M^T$), `friction_positive_semidefinite` ($M \succeq 0$),
+    `poisson_degeneracy` ($L\nabla S = 0$) and `friction_degeneracy` ($M\nabla E = 0$).
+    Each is first attempted symbolically (at most `symbolic_timeout` seconds per condition);
+    what SymPy cannot prove is decided by evaluating the compiled model in float64 at
+    `samples` states drawn from the model's domain, with relative tolerance `rtol`. A
+    failure comes with the counterexample where the violation is largest.
+
+    Results are cached on the model: checking the same model again with the same options
+    is free.
+
+    **Arguments:**
+
+    - `model`: a [`generic_mm.GenericModel`][].
+    - `samples`: number of sampled states for the numeric stage.
+    - `rtol`: relative tolerance of the numeric stage.
+    - `seed`: seed of the state sampler (the check is deterministic).
+    - `symbolic_timeout`: seconds of symbolic work per condition.
+
+    **Returns:** a [`generic_mm.ConsistencyReport`][].
+    """
+    if not isinstance(model, GenericModel):
+        raise InputError(
+            f"check: expected a GenericModel, got {type(model).__name__}; compiled models "
+            "carry no symbolic form to check (check the GenericModel before compiling)."
+        )
+    if not (isinstance(samples, int) and samples >= 1):
+        raise InputError(f"check: samples must be a positive integer, got {samples!r}.")
+    if not (0 < rtol < 1):
+        raise InputError(f"check: rtol must be in (0, 1), got {rtol!r}.")
+    key = ("check", samples, rtol, seed, symbolic_timeout)
+    return model._cached(key, lambda: _run_checks(model, samples, rtol, seed, symbolic_timeout))
+
+
+def _run_checks(model, samples, rtol, seed, timeout) -> ConsistencyReport:
+    sampled: SampledChecks | None = None
+
+    def numeric() -> SampledChecks:
+        nonlocal sampled
+        if sampled is None:
+            sampled = SampledChecks(model, samples=samples, seed=seed, rtol=rtol)
+        return sampled
+
+    proved: dict[str, str | None] = {}
+
+    def attempt(name: str, prove: Callable[[_Budget], str | None]) -> str | None:
+        proved[name] = prove(_Budget(timeout))
+        return proved[name]
+
+    attempt("poisson_antisymmetric", lambda b: _symbolic_antisymmetric(model, b))
+    attempt("friction_symmetric", lambda b: _symbolic_symmetric(model, b))
+    attempt(
+        "jacobi_identity",
+        lambda b: _symbolic_jacobi(model, b, proved["poisson_antisymmetric"] is not None),
+    )
+    attempt(
+        "friction_positive_semidefinite",
+        lambda b: _symbolic_psd(model, b, proved["friction_symmetric"] is not None),
+    )
+    attempt("poisson_degeneracy", lambda b: _symbolic_poisson_degeneracy(model, b))
+    attempt("friction_degeneracy", lambda b: _symbolic_friction_degeneracy(model, b))
+
+    numeric_method = {
+        "poisson_antisymmetric": lambda s: s.antisymmetric(),
+        "jacobi_identity": lambda s: s.jacobi(),
+        "friction_symmetric": lambda s: s.symmetric(),
+        "friction_positive_semidefinite": lambda s: s.positive_semidefinite(),
+        "poisson_degeneracy": lambda s: s.poisson_degeneracy(),
+        "friction_degeneracy": lambda s: s.friction_degeneracy(),
+    }
+    results = []
+    for name in CONDITIONS:
+        if proved[name] is not None:
+            results.append(CheckResult(name, True, "symbolic", proved[name]))
+        else:
+            results.append(numeric_method[name](numeric()))
+    return ConsistencyReport(model.name, results)

@@ -1,0 +1,310 @@
+"""SymPy expressions -> JAX functions, with common-subexpression elimination.
+
+No source text is generated and nothing is `exec`-ed: `sympy.cse` turns the outputs into a
+list of assignments, and `Program.__call__` walks that list with `jax.numpy` operations.
+The walk happens only while JAX traces; the compiled XLA program is the same as for a
+hand-written function (see `benchmarks/bench_core.py`).
+
+Unlike `lambdify(modules="jax")`, every supported function maps to a `jax.numpy` function
+(never to `math`), integer powers become `lax.integer_pow`, and quotients are emitted as
+divisions. `Piecewise` becomes nested `jnp.where`, which evaluates every branch (as any
+vectorised select does): keep each branch finite over the whole domain.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.special as jsp
+import numpy as np
+import sympy as sp
+
+_UNARY: dict[type, Callable] = {
+    sp.exp: jnp.exp,
+    sp.log: jnp.log,
+    sp.sin: jnp.sin,
+    sp.cos: jnp.cos,
+    sp.tan: jnp.tan,
+    sp.asin: jnp.arcsin,
+    sp.acos: jnp.arccos,
+    sp.atan: jnp.arctan,
+    sp.sinh: jnp.sinh,
+    sp.cosh: jnp.cosh,
+    sp.tanh: jnp.tanh,
+    sp.asinh: jnp.arcsinh,
+    sp.acosh: jnp.arccosh,
+    sp.atanh: jnp.arctanh,
+    sp.sec: lambda x: 1 / jnp.cos(x),
+    sp.csc: lambda x: 1 / jnp.sin(x),
+    sp.cot: lambda x: 1 / jnp.tan(x),
+    sp.Abs: jnp.abs,
+    sp.sign: jnp.sign,
+    sp.floor: jnp.floor,
+    sp.ceiling: jnp.ceil,
+    sp.erf: jsp.erf,
+    sp.erfc: jsp.erfc,
+    sp.gamma: jsp.gamma,
+    sp.loggamma: jsp.gammaln,
+}
+_NARY: dict[type, Callable] = {
+    sp.Max: lambda *a: functools.reduce(jnp.maximum, a),
+    sp.Min: lambda *a: functools.reduce(jnp.minimum, a),
+    sp.atan2: jnp.arctan2,
+    sp.Heaviside: lambda x, h0=0.5: jnp.heaviside(x, h0),
+}
+_RELATIONAL: dict[type, Callable] = {
+    sp.StrictLessThan: jnp.less,
+    sp.LessThan: jnp.less_equal,
+    sp.StrictGreaterThan: jnp.greater,
+    sp.GreaterThan: jnp.greater_equal,
+    sp.Equality: jnp.equal,
+    sp.Unequality: jnp.not_equal,
+}
+_LOGICAL: dict[type, Callable] = {
+    sp.And: lambda *a: functools.reduce(jnp.logical_and, a),
+    sp.Or: lambda *a: functools.reduce(jnp.logical_or, a),
+    sp.Not: jnp.logical_not,
+}
+
+SUPPORTED_FUNCTIONS: tuple[str, ...] = tuple(
+    sorted(f.__name__ for f in (*_UNARY, *_NARY)) + ["Piecewise", "sqrt (as a power)"]
+)
+"""Names of the SymPy functions that can appear in a model."""
+
+
+def unsupported_parts(expr: sp.Basic) -> str | None:
+    """Why `expr` cannot be compiled, or `None` when it can."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, (sp.Symbol, sp.Number, sp.NumberSymbol, sp.Add, sp.Mul, sp.Pow)):
+            if node.is_Number and not node.is_finite:
+                return f"contains {node}, which is not a finite number."
+            if node is sp.I or (node.is_Number and not node.is_real):
+                return f"contains the imaginary unit in {node}; models are real-valued."
+            continue
+        if node is sp.I:
+            return "contains the imaginary unit I; models are real-valued."
+        if node in (sp.nan, sp.zoo, sp.oo, -sp.oo):
+            return f"contains {node}, which is not a finite number."
+        if isinstance(node, sp.core.function.AppliedUndef):
+            return (
+                f"contains the undefined function {node}; write it out in terms of the state "
+                "and parameters."
+            )
+        if isinstance(node, (sp.Derivative, sp.Integral, sp.Sum, sp.Product, sp.Subs)):
+            return f"contains an unevaluated {type(node).__name__} ({node}); evaluate it first (.doit())."
+        if type(node) in _UNARY or type(node) in _NARY or isinstance(node, sp.Piecewise):
+            continue
+        if isinstance(node, (sp.ExprCondPair, sp.logic.boolalg.BooleanAtom)):
+            continue
+        if type(node) in _RELATIONAL or type(node) in _LOGICAL:
+            continue
+        if isinstance(node, sp.Tuple):
+            continue
+        return (
+            f"uses {type(node).__name__} ({node}), which generic_mm cannot compile; supported "
+            f"functions: {', '.join(SUPPORTED_FUNCTIONS)}."
+        )
+    return None
+
+
+def _number(expr: sp.Basic):
+    return float(expr)
+
+
+class _Evaluator:
+    """Evaluates SymPy trees with jax.numpy, given values for the symbols."""
+
+    def __init__(self, env: dict[sp.Basic, jax.Array]):
+        self.env = env
+
+    def __call__(self, expr: sp.Basic):
+        if expr.is_Symbol:
+            return self.env[expr]
+        if expr.is_Number or isinstance(expr, sp.NumberSymbol):
+            return _number(expr)
+        if expr is sp.true:
+            return True
+        if expr is sp.false:
+            return False
+        if expr.is_Add:
+            return functools.reduce(operator.add, map(self, expr.args))
+        if expr.is_Mul:
+            return self._mul(expr)
+        if expr.is_Pow:
+            return self._pow(*expr.args)
+        kind = type(expr)
+        if kind in _UNARY:
+            return _UNARY[kind](self(expr.args[0]))
+        if kind in _NARY:
+            return _NARY[kind](*map(self, expr.args))
+        if kind in _RELATIONAL:
+            return _RELATIONAL[kind](self(expr.args[0]), self(expr.args[1]))
+        if kind in _LOGICAL:
+            return _LOGICAL[kind](*map(self, expr.args))
+        if isinstance(expr, sp.Piecewise):
+            return self._piecewise(expr)
+        raise TypeError(f"generic_mm cannot compile {kind.__name__}: {expr}")  # pragma: no cover
+
+    def _mul(self, expr: sp.Mul):
+        num, den = [], []
+        for factor in expr.args:
+            if factor.is_Pow and factor.exp.is_Number and factor.exp.is_negative:
+                den.append(self._pow(factor.base, -factor.exp))
+            elif factor.is_Rational and not factor.is_Integer:
+                num.append(float(factor.p))
+                den.append(float(factor.q))
+            else:
+                num.append(self(factor))
+        top = functools.reduce(operator.mul, num) if num else 1.0
+        if not den:
+            return top
+        return top / functools.reduce(operator.mul, den)
+
+    def _pow(self, base: sp.Basic, exp: sp.Basic):
+        b = self(base)
+        if exp.is_Integer:
+            e = int(exp)
+            if e >= 0:
+                return b**e
+            return 1.0 / b ** (-e)
+        if exp == sp.Rational(1, 2):
+            return jnp.sqrt(b)
+        if exp == sp.Rational(-1, 2):
+            return jax.lax.rsqrt(jnp.asarray(b, dtype=float))
+        if exp == sp.Rational(1, 3):
+            return jnp.cbrt(b)
+        return jnp.power(b, self(exp))
+
+    def _piecewise(self, expr: sp.Piecewise):
+        result = None
+        for value, cond in reversed(expr.args):
+            v = self(value)
+            if result is None:
+                if cond is not sp.true:
+                    # No branch applies: NaN, as SymPy's Piecewise is undefined there.
+                    result = jnp.where(self(cond), v, jnp.nan)
+                else:
+                    result = v
+            else:
+                result = jnp.where(self(cond), v, result)
+        return result
+
+
+class Program:
+    """A set of SymPy outputs compiled, via `sympy.cse`, into one JAX function `f(y, p)`.
+
+    `outputs` is a sequence of scalars, column vectors or matrices; calling the program with
+    a state `y` (shape `(n,)`) and a parameter vector `p` returns a tuple of arrays of the
+    same shapes (vectors as `(n,)`).
+    """
+
+    def __init__(
+        self,
+        inputs: Sequence[sp.Symbol],
+        params: Sequence[sp.Symbol],
+        outputs: Sequence[sp.Basic],
+    ):
+        self.inputs = tuple(inputs)
+        self.params = tuple(params)
+        self.shapes: list[tuple[int, ...]] = []
+        flat: list[sp.Basic] = []
+        for out in outputs:
+            if isinstance(out, sp.MatrixBase):
+                shape = (out.shape[0],) if out.shape[1] == 1 else tuple(out.shape)
+                self.shapes.append(shape)
+                flat.extend(out[i, j] for i in range(out.shape[0]) for j in range(out.shape[1]))
+            else:
+                self.shapes.append(())
+                flat.append(sp.sympify(out) if isinstance(out, (int, float)) else out)
+        symbols = sp.numbered_symbols("_cse", cls=sp.Dummy)
+        self.assignments, reduced = sp.cse(flat, symbols=symbols, order="none")
+        self.reduced = list(reduced)
+
+    def __call__(self, y: jax.Array, p: jax.Array) -> tuple[jax.Array, ...]:
+        env: dict[sp.Basic, jax.Array] = {s: y[i] for i, s in enumerate(self.inputs)}
+        env.update({s: p[i] for i, s in enumerate(self.params)})
+        ev = _Evaluator(env)
+        for sym, expr in self.assignments:
+            env[sym] = ev(expr)
+        dtype = jnp.result_type(y.dtype, p.dtype, float)
+        outs, pos = [], 0
+        for shape in self.shapes:
+            size = int(np.prod(shape)) if shape else 1
+            exprs = self.reduced[pos : pos + size]
+            pos += size
+            outs.append(_assemble(exprs, shape, ev, dtype))
+        return tuple(outs)
+
+
+def _assemble(exprs: Sequence[sp.Basic], shape: tuple[int, ...], ev: _Evaluator, dtype):
+    if not shape:
+        return jnp.asarray(ev(exprs[0]), dtype=dtype)
+    nonzero = [(k, e) for k, e in enumerate(exprs) if e != 0]
+    out = jnp.zeros(int(np.prod(shape)), dtype=dtype)
+    if nonzero:
+        idx = np.array([k for k, _ in nonzero])
+        vals = jnp.stack([jnp.asarray(ev(e), dtype=dtype) for _, e in nonzero])
+        out = out.at[idx].set(vals)
+    return out.reshape(shape)
+
+
+class ModelFunctions:
+    """The JAX programs generated for one `GenericModel`; built lazily, each once.
+
+    Every program has the signature `f(y, p) -> tuple`, with `y` the state and `p` the
+    parameter vector in the order of `model.param_names`.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        self._programs: dict[str, Program] = {}
+
+    def _get(self, key: str, outputs: Callable[[], list]) -> Program:
+        if key not in self._programs:
+            m = self._model
+            self._programs[key] = Program(m.state, m.param_symbols, outputs())
+        return self._programs[key]
+
+    @property
+    def rates(self) -> Program:
+        """`(L grad E + M grad S,)`."""
+        return self._get("rates", lambda: [self._model.rates])
+
+    @property
+    def energy(self) -> Program:
+        """`(E,)`."""
+        return self._get("energy", lambda: [self._model.energy])
+
+    @property
+    def entropy(self) -> Program:
+        """`(S,)`."""
+        return self._get("entropy", lambda: [self._model.entropy])
+
+    @property
+    def observables(self) -> Program:
+        """`(E, S, grad S . M grad S)`."""
+        m = self._model
+        return self._get("observables", lambda: [m.energy, m.entropy, m.entropy_production])
+
+    @property
+    def gradients(self) -> Program:
+        """`(grad E, grad S)`."""
+        m = self._model
+        return self._get("gradients", lambda: [m.grad_energy, m.grad_entropy])
+
+    @property
+    def operators(self) -> Program:
+        """`(L, M, grad E, grad S)`."""
+        m = self._model
+        return self._get(
+            "operators", lambda: [m.poisson, m.friction, m.grad_energy, m.grad_entropy]
+        )
+
+
+def model_functions(model) -> ModelFunctions:
+    """The (cached) `ModelFunctions` of a `GenericModel`."""
+    return model._cached("functions", lambda: ModelFunctions(model))

@@ -1,0 +1,163 @@
+"""`CompiledModel` (an `equinox.Module`) and `generic_mm.compile`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import diffrax
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._checks import check as _check
+from ._codegen import ModelFunctions, model_functions
+from ._custom_types import Matrix, Scalar, State
+from ._errors import InputError
+from ._model import GenericModel, _closest
+
+
+class CompiledModel(eqx.Module):
+    r"""A GENERIC model compiled to JAX: $\dot x = L\nabla E + M\nabla S$ and its observables.
+
+    Parameters are array leaves (`params`, a dict name -> 0-d float64 array), so `jax.grad`
+    with respect to them works through `diffrax.diffeqsolve`, and `jax.vmap` over them needs
+    no recompilation. All methods act on one state `y` of shape `(n,)`; `jax.vmap` them for
+    batches.
+
+    Obtain one with [`generic_mm.compile`][]; use [`generic_mm.CompiledModel.term`][] to hand
+    it to `diffrax.diffeqsolve` directly.
+    """
+
+    params: dict[str, Float[Array, ""]]
+    state_names: tuple[str, ...] = eqx.field(static=True)
+    name: str = eqx.field(static=True)
+    checked: bool = eqx.field(static=True)
+    functions: ModelFunctions = eqx.field(static=True)
+
+    @property
+    def n(self) -> int:
+        """The number of state variables."""
+        return len(self.state_names)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Parameter names, in the order of the generated code's parameter vector."""
+        return tuple(sorted(self.params))
+
+    def _p(self, overrides: Mapping[str, object] | None = None) -> Float[Array, " p"]:
+        values = dict(self.params)
+        if overrides is not None:
+            if not isinstance(overrides, Mapping):
+                raise InputError(
+                    f"args: expected None or a mapping parameter name -> value, got "
+                    f"{type(overrides).__name__}."
+                )
+            for key, value in overrides.items():
+                if key not in values:
+                    raise InputError(f"args[{key!r}]: not a parameter{_closest(str(key), values)}.")
+                values[key] = value
+        if not values:
+            return jnp.zeros((0,))
+        return jnp.stack([jnp.asarray(values[k], dtype=float) for k in sorted(values)])
+
+    def vector_field(self, t: Scalar, y: State, args: Mapping | None = None) -> State:
+        r"""$\dot x = L(x)\nabla E(x) + M(x)\nabla S(x)$, with the signature diffrax expects.
+
+        `args` is `None` (use `self.params`) or a mapping of parameter overrides.
+        """
+        del t
+        return self.functions.rates(y, self._p(args))[0]
+
+    def energy(self, y: State) -> Scalar:
+        """$E(x)$."""
+        return self.functions.energy(y, self._p())[0]
+
+    def entropy(self, y: State) -> Scalar:
+        """$S(x)$."""
+        return self.functions.entropy(y, self._p())[0]
+
+    def entropy_production(self, y: State) -> Scalar:
+        r"""$\nabla S\cdot M\nabla S \ge 0$, the rate of entropy production."""
+        return self.functions.observables(y, self._p())[2]
+
+    def observables(self, y: State) -> tuple[Scalar, Scalar, Scalar]:
+        """`(E, S, entropy production)` at `y`, evaluated together (shared subexpressions)."""
+        return self.functions.observables(y, self._p())
+
+    def grad_energy(self, y: State) -> State:
+        r"""$\nabla E(x)$ (derived symbolically)."""
+        return self.functions.gradients(y, self._p())[0]
+
+    def grad_entropy(self, y: State) -> State:
+        r"""$\nabla S(x)$ (derived symbolically)."""
+        return self.functions.gradients(y, self._p())[1]
+
+    def poisson(self, y: State) -> Matrix:
+        """The Poisson operator $L(x)$."""
+        return self.functions.operators(y, self._p())[0]
+
+    def friction(self, y: State) -> Matrix:
+        """The friction operator $M(x)$."""
+        return self.functions.operators(y, self._p())[1]
+
+    def operators(self, y: State) -> tuple[Matrix, Matrix, State, State]:
+        r"""`(L, M, grad E, grad S)` at `y`, evaluated together."""
+        return self.functions.operators(y, self._p())
+
+    @property
+    def term(self) -> diffrax.ODETerm:
+        """A `diffrax.ODETerm` of the vector field, for `diffrax.diffeqsolve`."""
+        return diffrax.ODETerm(self.vector_field)
+
+    def with_params(self, **values) -> CompiledModel:
+        """A copy with some parameter values replaced (by name); arrays allowed."""
+        new = dict(self.params)
+        for key, value in values.items():
+            if key not in new:
+                raise InputError(f"with_params: {key!r} is not a parameter{_closest(key, new)}.")
+            new[key] = jnp.asarray(value, dtype=float)
+        return eqx.tree_at(lambda c: c.params, self, new)
+
+    def index(self, name: str) -> int:
+        """The position of the state variable `name`."""
+        try:
+            return self.state_names.index(name)
+        except ValueError:
+            raise InputError(
+                f"{name!r} is not a state variable{_closest(name, self.state_names)}; "
+                f"the state is {list(self.state_names)}."
+            ) from None
+
+
+def compile(model: GenericModel, *, check: bool = True) -> CompiledModel:
+    """Compile a `GenericModel` to a [`generic_mm.CompiledModel`][].
+
+    Code is generated once per model (with common-subexpression elimination) and cached:
+    compiling the same model again returns the same object, so jitted functions of it are
+    not retraced.
+
+    **Arguments:**
+
+    - `model`: the symbolic model.
+    - `check`: run [`generic_mm.check`][] first (cached) and raise `ConsistencyError` if a
+        condition fails. With `check=False` the compiled model is marked unchecked and
+        `simulate` refuses it unless also given `check=False`.
+
+    **Returns:** a `CompiledModel`.
+    """
+    if not isinstance(model, GenericModel):
+        raise InputError(f"compile: expected a GenericModel, got {type(model).__name__}.")
+    if check:
+        _check(model).raise_if_failed()
+    return model._cached(("compiled", bool(check)), lambda: _build(model, bool(check)))
+
+
+def _build(model: GenericModel, checked: bool) -> CompiledModel:
+    params = {s.name: jnp.asarray(model.params[s], dtype=float) for s in model.param_symbols}
+    return CompiledModel(
+        params=params,
+        state_names=model.state_names,
+        name=model.name,
+        checked=checked,
+        functions=model_functions(model),
+    )

@@ -1,0 +1,337 @@
+"""`generic_mm.simulate`: a checked, compiled model integrated with `diffrax.diffeqsolve`."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+
+from ._compiled import CompiledModel, compile as _compile
+from ._errors import InputError, SimulationError
+from ._model import GenericModel, _closest
+from ._sharding import shard_batch
+from ._trajectory import Trajectory
+
+
+def _is_traced(x: Any) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
+
+
+def _as_compiled(model: Any, check: bool) -> CompiledModel:
+    if isinstance(model, GenericModel):
+        return _compile(model, check=check)
+    if isinstance(model, CompiledModel):
+        if check and not model.checked:
+            raise InputError(
+                f"simulate: the compiled model {model.name!r} was compiled with check=False; "
+                "compile it with check=True, or pass check=False to simulate it unchecked."
+            )
+        return model
+    raise InputError(
+        f"simulate: expected a GenericModel or CompiledModel, got {type(model).__name__}."
+    )
+
+
+def _key_name(key: Any, where: str) -> str:
+    if isinstance(key, sp.Symbol):
+        return key.name
+    if isinstance(key, str):
+        return key
+    raise InputError(f"{where}: key {key!r} is neither a SymPy Symbol nor a name.")
+
+
+def _check_finite(value: Any, where: str) -> None:
+    if not _is_traced(value) and not np.all(np.isfinite(np.asarray(value))):
+        raise InputError(f"{where}: contains non-finite values ({value!r}).")
+
+
+def _initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | None]:
+    """`y0` as an array `(n,)` or `(B, n)`, and the batch size (or None)."""
+    n, names = compiled.n, compiled.state_names
+    if isinstance(y0, Mapping):
+        values: dict[str, Any] = {}
+        for key, value in y0.items():
+            name = _key_name(key, "y0")
+            if name not in names:
+                raise InputError(
+                    f"y0[{name!r}]: not a state variable{_closest(name, names)}; "
+                    f"the state is {list(names)}."
+                )
+            if name in values:
+                raise InputError(f"y0: {name!r} is given twice.")
+            values[name] = value
+        missing = [s for s in names if s not in values]
+        if missing:
+            raise InputError(f"y0: missing initial value(s) for {', '.join(map(repr, missing))}.")
+        arrays = []
+        for name in names:
+            a = jnp.asarray(values[name], dtype=float)
+            if a.ndim > 1:
+                raise InputError(
+                    f"y0[{name!r}]: expected a number or a 1-d batch of numbers, got shape {a.shape}."
+                )
+            _check_finite(a, f"y0[{name!r}]")
+            arrays.append(a)
+        sizes = {a.shape[0] for a in arrays if a.ndim == 1}
+        if len(sizes) > 1:
+            raise InputError(f"y0: batched initial values have different lengths {sorted(sizes)}.")
+        if not sizes:
+            return jnp.stack(arrays), None
+        (b,) = sizes
+        return jnp.stack([jnp.broadcast_to(a, (b,)) for a in arrays], axis=-1), b
+    try:
+        arr = jnp.asarray(y0, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"y0: expected a dict name -> value or an array of shape (n,) or (B, n) with n={n}, "
+            f"got {type(y0).__name__}."
+        ) from None
+    if arr.ndim not in (1, 2) or arr.shape[-1] != n:
+        raise InputError(
+            f"y0: expected shape ({n},) or (B, {n}) for the state {list(names)}, got {arr.shape}."
+        )
+    _check_finite(arr, "y0")
+    return arr, (arr.shape[0] if arr.ndim == 2 else None)
+
+
+def _parameters(compiled: CompiledModel, params: Any) -> tuple[dict[str, jax.Array], int | None]:
+    values = dict(compiled.params)
+    if params is None:
+        return values, None
+    if not isinstance(params, Mapping):
+        raise InputError(f"params: expected a mapping name -> value, got {type(params).__name__}.")
+    batch: set[int] = set()
+    for key, value in params.items():
+        name = _key_name(key, "params")
+        if name not in values:
+            raise InputError(
+                f"params[{name!r}]: not a parameter of {compiled.name!r}"
+                f"{_closest(name, values)}; the parameters are {sorted(values)}."
+            )
+        a = jnp.asarray(value, dtype=float)
+        if a.ndim > 1:
+            raise InputError(f"params[{name!r}]: expected a number or a 1-d batch, got shape {a.shape}.")
+        _check_finite(a, f"params[{name!r}]")
+        if a.ndim == 1:
+            batch.add(a.shape[0])
+        values[name] = a
+    if len(batch) > 1:
+        raise InputError(f"params: batched values have different lengths {sorted(batch)}.")
+    return values, (batch.pop() if batch else None)
+
+
+def _save_spec(saveat: Any, t0: float, t1: float) -> diffrax.SubSaveAt:
+    if saveat is None:
+        saveat = 101
+    if isinstance(saveat, bool):
+        raise InputError(f"saveat: expected a number of points, times or a diffrax.SaveAt, got {saveat}.")
+    if isinstance(saveat, int):
+        if saveat < 2:
+            raise InputError(f"saveat: a number of points must be at least 2, got {saveat}.")
+        return diffrax.SubSaveAt(ts=jnp.linspace(t0, t1, saveat))
+    if isinstance(saveat, diffrax.SaveAt):
+        sub = saveat.subs
+        if saveat.dense or not isinstance(sub, diffrax.SubSaveAt) or sub.fn is not diffrax.SaveAt().subs.fn:
+            raise InputError(
+                "saveat: only SaveAt(ts=...), SaveAt(t0=..., t1=...) and SaveAt(steps=True) are "
+                "supported (no dense output, nested subs or custom fn): E and S are computed "
+                "from the saved states."
+            )
+        return sub
+    ts = np.asarray(saveat, dtype=float)
+    if ts.ndim != 1 or ts.size < 1:
+        raise InputError(f"saveat: expected a 1-d array of times, got shape {ts.shape}.")
+    if np.any(np.diff(ts) < 0) or ts[0] < min(t0, t1) or ts[-1] > max(t0, t1):
+        raise InputError(f"saveat: times must be increasing and within [t0, t1] = [{t0}, {t1}].")
+    return diffrax.SubSaveAt(ts=jnp.asarray(ts))
+
+
+def _stepping(solver, controller, dt0, rtol, atol):
+    solver = diffrax.Tsit5() if solver is None else solver
+    if not isinstance(solver, diffrax.AbstractSolver):
+        raise InputError(f"solver: expected a diffrax solver, got {type(solver).__name__}.")
+    if controller is None:
+        if isinstance(solver, diffrax.AbstractAdaptiveSolver):
+            controller = diffrax.PIDController(rtol=rtol, atol=atol)
+        else:
+            if dt0 is None:
+                raise InputError(
+                    f"dt0: the solver {type(solver).__name__} has no error estimate, so it takes "
+                    "fixed steps: give dt0 (the step size)."
+                )
+            controller = diffrax.ConstantStepSize()
+    return solver, controller, dt0
+
+
+@eqx.filter_jit
+def _integrate(compiled, y0, params, t0, t1, dt0, save, solver, controller, adjoint, *, max_steps, meter, axes):
+    def one(y0, params):
+        model = eqx.tree_at(lambda c: c.params, compiled, params)
+        saveat = diffrax.SaveAt(subs=[save, diffrax.SubSaveAt(t1=True)])
+        sol = diffrax.diffeqsolve(
+            model.term, solver, t0, t1, dt0, y0,
+            saveat=saveat, stepsize_controller=controller, adjoint=adjoint,
+            max_steps=max_steps, throw=False, progress_meter=meter,
+        )
+        ts, ys = sol.ts[0], sol.ys[0]
+        energy, entropy, sigma = jax.vmap(model.observables)(ys)
+        return ts, ys, energy, entropy, sigma, sol.result, sol.ts[1][0], sol.ys[1][0], sol.stats["num_steps"]
+
+    if axes is None:
+        return one(y0, params)
+    return jax.vmap(one, in_axes=axes)(y0, params)
+
+
+def simulate(
+    model: GenericModel | CompiledModel,
+    y0: Any,
+    t1: float,
+    t0: float = 0.0,
+    *,
+    saveat: Any = None,
+    solver: diffrax.AbstractSolver | None = None,
+    dt0: float | None = None,
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    params: Mapping[Any, Any] | None = None,
+    max_steps: int = 100_000,
+    progress: bool = False,
+    check: bool = True,
+    stepsize_controller: diffrax.AbstractStepSizeController | None = None,
+    adjoint: diffrax.AbstractAdjoint | None = None,
+) -> Trajectory:
+    r"""Integrate a GENERIC model with `diffrax.diffeqsolve`.
+
+    The model is checked (once, cached) and compiled (once, cached); an inconsistent model is
+    refused unless `check=False`. Repeated calls with the same model, solver and shapes
+    reuse the compiled program.
+
+    **Arguments:**
+
+    - `model`: a `GenericModel` or a `CompiledModel`.
+    - `y0`: initial state: a dict (symbol or name -> value) or an array `(n,)`. An
+        ensemble: an array `(B, n)`, or dict values with a leading axis `B`.
+    - `t1`, `t0`: end and start times.
+    - `saveat`: a number of evenly spaced points (default 101), an array of times, or a
+        `diffrax.SaveAt` with `ts`, `t0`/`t1` or `steps=True`.
+    - `solver`: any diffrax solver (default `diffrax.Tsit5()`); stiff ones such as
+        `diffrax.Kvaerno5()` work. Solvers without an error estimate need `dt0`.
+    - `dt0`: initial (or, for fixed-step solvers, the) step size; `None` lets diffrax choose.
+    - `rtol`, `atol`: tolerances of the default `diffrax.PIDController`.
+    - `params`: parameter overrides (symbol or name -> value); values with a leading axis
+        `B` make an ensemble.
+    - `max_steps`: the most solver steps before giving up.
+    - `progress`: show a tqdm progress bar.
+    - `check`: refuse models that fail [`generic_mm.check`][].
+    - `stepsize_controller`, `adjoint`: passed to diffrax when given.
+
+    **Returns:** a [`generic_mm.Trajectory`][]; for an ensemble, arrays with a leading axis
+    `B`, computed in one vmapped call sharded over the local devices.
+
+    **Raises:** `SimulationError` when the solver fails (with the time and state where it
+    stopped and what to try), `ConsistencyError` for an inconsistent model, `InputError`
+    for malformed arguments.
+    """
+    compiled = _as_compiled(model, check)
+    y0_arr, y_batch = _initial_state(compiled, y0)
+    p_vals, p_batch = _parameters(compiled, params)
+    if y_batch is not None and p_batch is not None and y_batch != p_batch:
+        raise InputError(f"ensemble: y0 has {y_batch} members but params have {p_batch}.")
+    batch = y_batch if y_batch is not None else p_batch
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise InputError(f"max_steps: expected a positive integer, got {max_steps!r}.")
+    t0_f, t1_f = _as_time(t0, "t0"), _as_time(t1, "t1")
+    if not t1_f > t0_f:
+        raise InputError(f"t1: must be greater than t0 = {t0_f}, got {t1_f}.")
+    save = _save_spec(saveat, t0_f, t1_f)
+    solver, controller, dt0 = _stepping(solver, stepsize_controller, dt0, rtol, atol)
+    meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
+    adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
+
+    axes = None
+    if batch is not None:
+        y_axis = 0 if y_batch is not None else None
+        p_axes = {k: (0 if jnp.ndim(v) == 1 else None) for k, v in p_vals.items()}
+        axes = (y_axis, p_axes)
+        y0_arr, p_vals, pad = shard_batch(y0_arr, p_vals, axes, batch)
+    out = _integrate(
+        compiled, y0_arr, p_vals, jnp.asarray(t0_f), jnp.asarray(t1_f),
+        None if dt0 is None else jnp.asarray(dt0, dtype=float), save, solver, controller, adjoint,
+        max_steps=max_steps, meter=meter, axes=axes,
+    )
+    if batch is not None and pad:
+        out = jax.tree_util.tree_map(lambda a: a[:batch], out)
+    ts, ys, energy, entropy, sigma, result, t_end, y_end, num_steps = out
+    ys = _raise_on_failure(ys, result, t_end, y_end, compiled, max_steps)
+    if batch is not None and not save.steps:
+        ts = ts[0]
+    e_tol = 10.0 * (rtol * jnp.abs(energy[..., 0]) + atol)
+    s_tol = rtol * jnp.abs(entropy).max(axis=-1) + atol
+    traj = Trajectory(
+        ts=ts, ys=ys, energy=energy, entropy=entropy, entropy_production=sigma,
+        energy_tolerance=e_tol, entropy_tolerance=s_tol, num_steps=num_steps,
+        state_names=compiled.state_names,
+    )
+    if not _is_traced(traj) and not traj.ok:
+        warnings.warn(
+            f"simulate({compiled.name!r}): " + traj.summary().splitlines()[-1].removeprefix("WARNING: ")
+            + "; tighten rtol/atol or use a structure-preserving solver.",
+            stacklevel=2,
+        )
+    return traj
+
+
+def _as_time(value: Any, where: str) -> float:
+    if _is_traced(value):
+        raise InputError(f"{where}: must be a concrete number (it fixes the saved times), not traced.")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: expected a number, got {value!r}.") from None
+    if not np.isfinite(out):
+        raise InputError(f"{where}: expected a finite number, got {out}.")
+    return out
+
+
+_ADVICE = {
+    "max_steps": "increase max_steps (now {max_steps}), loosen rtol/atol, or, for a stiff model, "
+    "use an implicit solver such as diffrax.Kvaerno5()",
+    "default": "the state may have left the model's domain (e.g. a negative temperature): check the "
+    "initial state and parameters; otherwise tighten rtol/atol, reduce dt0 or use an implicit "
+    "solver such as diffrax.Kvaerno5()",
+}
+
+
+def _raise_on_failure(ys, result, t_end, y_end, compiled: CompiledModel, max_steps: int):
+    failed = result != diffrax.RESULTS.successful
+    if _is_traced((ys, result)):
+        # Inside jax.grad/jit: no Python exception possible, fail at run time instead.
+        return eqx.error_if(ys, failed, "generic_mm.simulate: the solver failed; run without "
+                            "tracing for the time and state where it stopped")
+    failed = np.asarray(failed)
+    if not failed.any():
+        return ys
+    member = int(np.argmax(failed.reshape(-1))) if failed.ndim else None
+    if member is not None:
+        result = jax.tree_util.tree_map(lambda a: a.reshape(-1)[member], result)
+    t = float(np.asarray(t_end).reshape(-1)[member or 0])
+    y = np.asarray(y_end).reshape(-1, compiled.n)[member or 0]
+    state = ", ".join(f"{n}={v:.6g}" for n, v in zip(compiled.state_names, y))
+    reason = str(diffrax.RESULTS[result]).split("\n")[0]
+    key = "max_steps" if bool(result == diffrax.RESULTS.max_steps_reached) else "default"
+    who = (
+        f" (ensemble member {member} of {failed.size}, {int(failed.sum())} failed)"
+        if member is not None
+        else ""
+    )
+    raise SimulationError(
+        f"simulate({compiled.name!r}): the solver stopped at t={t:.6g}{who}: {reason}\n"
+        f"state there: {state}\nwhat to try: {_ADVICE[key].format(max_steps=max_steps)}."
+    )
