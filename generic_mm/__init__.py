@@ -12,6 +12,7 @@ _jax.config.update("jax_enable_x64", True)
 
 from ._checks import check as check
 from ._compiled import CompiledModel as CompiledModel, compile as compile
+from ._config import enable_compilation_cache as enable_compilation_cache
 from ._errors import (
     ConsistencyError as ConsistencyError,
     InputError as InputError,
@@ -19,12 +20,12 @@ from ._errors import (
     SimulationError as SimulationError,
 )
 from ._model import GenericModel as GenericModel
-from ._simulate import simulate as simulate
-from ._trajectory import Trajectory as Trajectory
 from ._report import (
     CONDITIONS as CONDITIONS,
     CheckResult as CheckResult,
     ConsistencyReport as ConsistencyReport,
 )
+from ._simulate import simulate as simulate
+from ._trajectory import Trajectory as Trajectory
 
 __version__ = importlib.metadata.version("generic_mm")

@@ -9,8 +9,8 @@ from typing import Any
 
 import sympy as sp
 
-from ._errors import ModelError
 from ._codegen import unsupported_parts
+from ._errors import ModelError
 
 _SCALAR_FIELDS = ("energy", "entropy")
 _MATRIX_FIELDS = ("poisson", "friction")
@@ -28,13 +28,17 @@ def _as_scalar_expr(value: Any, where: str) -> sp.Expr:
             "to read a model from a text file use generic_mm.load_model."
         )
     if isinstance(value, bool):
-        raise ModelError(f"{where}: got the boolean {value!r}; expected a SymPy expression or number.")
+        raise ModelError(
+            f"{where}: got the boolean {value!r}; expected a SymPy expression or number."
+        )
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             raise ModelError(f"{where}: got the non-finite number {value!r}.")
         return sp.Integer(value) if isinstance(value, int) else sp.Float(value)
     if isinstance(value, sp.MatrixBase):
-        raise ModelError(f"{where}: got a {value.shape[0]}x{value.shape[1]} matrix; expected a scalar.")
+        raise ModelError(
+            f"{where}: got a {value.shape[0]}x{value.shape[1]} matrix; expected a scalar."
+        )
     if not isinstance(value, sp.Expr):
         raise ModelError(
             f"{where}: got {type(value).__name__} {value!r}; expected a SymPy expression or number."
@@ -46,7 +50,9 @@ def _as_scalar_expr(value: Any, where: str) -> sp.Expr:
 
 
 def _as_matrix(value: Any, field: str, n: int, names: Sequence[str]) -> sp.ImmutableMatrix:
-    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0):
+    if value is None or (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+    ):
         return sp.ImmutableMatrix.zeros(n, n)
     if isinstance(value, sp.MatrixBase):
         rows = [[value[i, j] for j in range(value.shape[1])] for i in range(value.shape[0])]
@@ -155,7 +161,9 @@ class GenericModel:
 
     def _resolve_params(self, params: Mapping[Any, Any]) -> dict[sp.Symbol, float]:
         if not isinstance(params, Mapping):
-            raise ModelError(f"params: expected a mapping symbol -> value, got {type(params).__name__}.")
+            raise ModelError(
+                f"params: expected a mapping symbol -> value, got {type(params).__name__}."
+            )
         state_names = {s.name for s in self.state}
         # The symbols the expressions actually use, by name.
         used: dict[str, sp.Symbol] = {}
@@ -188,13 +196,17 @@ class GenericModel:
                     f"params[{pname!r}]: {pname!r} is a state variable; a symbol cannot be both "
                     "a state variable and a parameter."
                 )
-            symbol = used.get(pname, key if isinstance(key, sp.Symbol) else sp.Symbol(pname, real=True))
+            symbol = used.get(
+                pname, key if isinstance(key, sp.Symbol) else sp.Symbol(pname, real=True)
+            )
             if symbol in resolved:
                 raise ModelError(f"params: {pname!r} is given twice.")
             resolved[symbol] = _as_param_value(value, f"params[{pname!r}]")
         param_names = {s.name for s in resolved}
         for where, expr in self._fields():
-            unknown = sorted(s.name for s in expr.free_symbols if s.name not in state_names | param_names)
+            unknown = sorted(
+                s.name for s in expr.free_symbols if s.name not in state_names | param_names
+            )
             if unknown:
                 hint = _closest(unknown[0], state_names | param_names)
                 raise ModelError(
@@ -205,7 +217,9 @@ class GenericModel:
 
     def _resolve_domain(self, domain: Mapping[Any, Any]) -> dict[str, tuple[float, float]]:
         if not isinstance(domain, Mapping):
-            raise ModelError(f"domain: expected a mapping symbol -> (lo, hi), got {type(domain).__name__}.")
+            raise ModelError(
+                f"domain: expected a mapping symbol -> (lo, hi), got {type(domain).__name__}."
+            )
         by_name = {s.name: s for s in (*self.state, *self.params)}
         out: dict[str, tuple[float, float]] = {}
         for key, interval in domain.items():
@@ -290,9 +304,7 @@ class GenericModel:
     @property
     def entropy_production(self) -> sp.Expr:
         r"""$\nabla S\cdot M\nabla S$, the entropy production rate."""
-        return self._cached(
-            "sigma", lambda: (self.grad_entropy.T * self.irreversible_rate)[0, 0]
-        )
+        return self._cached("sigma", lambda: (self.grad_entropy.T * self.irreversible_rate)[0, 0])
 
     def with_params(self, **values: float) -> GenericModel:
         """A copy of this model with new default parameter values (by name)."""
@@ -302,8 +314,14 @@ class GenericModel:
                 raise ModelError(f"with_params: {key!r} is not a parameter{_closest(key, names)}.")
         params = {s: values.get(s.name, v) for s, v in self.params.items()}
         return GenericModel(
-            self.state, self.energy, self.entropy, self.poisson, self.friction,
-            params=params, name=self.name, domain=self.domain,
+            self.state,
+            self.energy,
+            self.entropy,
+            self.poisson,
+            self.friction,
+            params=params,
+            name=self.name,
+            domain=self.domain,
         )
 
     def __repr__(self) -> str:
@@ -345,7 +363,9 @@ def _as_param_value(value: Any, where: str) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise ModelError(f"{where}: expected a real number, got {type(value).__name__} {value!r}.") from None
+        raise ModelError(
+            f"{where}: expected a real number, got {type(value).__name__} {value!r}."
+        ) from None
     if not math.isfinite(out):
         raise ModelError(f"{where}: expected a finite number, got {out}.")
     return out

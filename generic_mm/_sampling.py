@@ -67,7 +67,10 @@ class SampledChecks:
         ops = model_functions(model).operators
         L, M, gE, gS = jax.jit(jax.vmap(ops))(jnp.asarray(self.ys), jnp.asarray(self.ps))
         self.L, self.M, self.gE, self.gS = (np.asarray(a) for a in (L, M, gE, gS))
-        finite = [np.isfinite(a).reshape(samples, -1).all(axis=1) for a in (self.L, self.M, self.gE, self.gS)]
+        finite = [
+            np.isfinite(a).reshape(samples, -1).all(axis=1)
+            for a in (self.L, self.M, self.gE, self.gS)
+        ]
         self.finite = np.logical_and.reduce(finite)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -84,7 +87,9 @@ class SampledChecks:
         n_ok = int(usable.sum())
         if n_ok == 0:
             return CheckResult(
-                name, False, "sampled",
+                name,
+                False,
+                "sampled",
                 f"undecided: the model is not finite at any of the {n_total} sampled states; "
                 "give a domain for the state variables where it is defined.",
             )
@@ -95,13 +100,17 @@ class SampledChecks:
         skipped = "" if n_ok == n_total else f" ({n_total - n_ok} non-finite states skipped)"
         if worst <= self.rtol:
             return CheckResult(
-                name, True, "sampled",
+                name,
+                True,
+                "sampled",
                 f"holds at {n_ok} sampled states, worst relative residual {worst:.1e}{skipped}",
                 residual=worst,
             )
         index = np.unravel_index(int(np.argmax(flat[k])), ratio.shape[1:])
         return CheckResult(
-            name, False, "sampled",
+            name,
+            False,
+            "sampled",
             f"{describe(k, index)}; relative residual {worst:.2g} > rtol {self.rtol:g}{skipped}",
             counterexample=self._counterexample(k),
             residual=worst,

@@ -117,7 +117,9 @@ def _parameters(compiled: CompiledModel, params: Any) -> tuple[dict[str, jax.Arr
             )
         a = jnp.asarray(value, dtype=float)
         if a.ndim > 1:
-            raise InputError(f"params[{name!r}]: expected a number or a 1-d batch, got shape {a.shape}.")
+            raise InputError(
+                f"params[{name!r}]: expected a number or a 1-d batch, got shape {a.shape}."
+            )
         _check_finite(a, f"params[{name!r}]")
         if a.ndim == 1:
             batch.add(a.shape[0])
@@ -131,14 +133,20 @@ def _save_spec(saveat: Any, t0: float, t1: float) -> diffrax.SubSaveAt:
     if saveat is None:
         saveat = 101
     if isinstance(saveat, bool):
-        raise InputError(f"saveat: expected a number of points, times or a diffrax.SaveAt, got {saveat}.")
+        raise InputError(
+            f"saveat: expected a number of points, times or a diffrax.SaveAt, got {saveat}."
+        )
     if isinstance(saveat, int):
         if saveat < 2:
             raise InputError(f"saveat: a number of points must be at least 2, got {saveat}.")
         return diffrax.SubSaveAt(ts=jnp.linspace(t0, t1, saveat))
     if isinstance(saveat, diffrax.SaveAt):
         sub = saveat.subs
-        if saveat.dense or not isinstance(sub, diffrax.SubSaveAt) or sub.fn is not diffrax.SaveAt().subs.fn:
+        if (
+            saveat.dense
+            or not isinstance(sub, diffrax.SubSaveAt)
+            or sub.fn is not diffrax.SaveAt().subs.fn
+        ):
             raise InputError(
                 "saveat: only SaveAt(ts=...), SaveAt(t0=..., t1=...) and SaveAt(steps=True) are "
                 "supported (no dense output, nested subs or custom fn): E and S are computed "
@@ -171,18 +179,39 @@ def _stepping(solver, controller, dt0, rtol, atol):
 
 
 @eqx.filter_jit
-def _integrate(compiled, y0, params, t0, t1, dt0, save, solver, controller, adjoint, *, max_steps, meter, axes):
+def _integrate(
+    compiled, y0, params, t0, t1, dt0, save, solver, controller, adjoint, *, max_steps, meter, axes
+):
     def one(y0, params):
         model = eqx.tree_at(lambda c: c.params, compiled, params)
         saveat = diffrax.SaveAt(subs=[save, diffrax.SubSaveAt(t1=True)])
         sol = diffrax.diffeqsolve(
-            model.term, solver, t0, t1, dt0, y0,
-            saveat=saveat, stepsize_controller=controller, adjoint=adjoint,
-            max_steps=max_steps, throw=False, progress_meter=meter,
+            model.term,
+            solver,
+            t0,
+            t1,
+            dt0,
+            y0,
+            saveat=saveat,
+            stepsize_controller=controller,
+            adjoint=adjoint,
+            max_steps=max_steps,
+            throw=False,
+            progress_meter=meter,
         )
         ts, ys = sol.ts[0], sol.ys[0]
         energy, entropy, sigma = jax.vmap(model.observables)(ys)
-        return ts, ys, energy, entropy, sigma, sol.result, sol.ts[1][0], sol.ys[1][0], sol.stats["num_steps"]
+        return (
+            ts,
+            ys,
+            energy,
+            entropy,
+            sigma,
+            sol.result,
+            sol.ts[1][0],
+            sol.ys[1][0],
+            sol.stats["num_steps"],
+        )
 
     if axes is None:
         return one(y0, params)
@@ -262,9 +291,19 @@ def simulate(
         axes = (y_axis, p_axes)
         y0_arr, p_vals, pad = shard_batch(y0_arr, p_vals, axes, batch)
     out = _integrate(
-        compiled, y0_arr, p_vals, jnp.asarray(t0_f), jnp.asarray(t1_f),
-        None if dt0 is None else jnp.asarray(dt0, dtype=float), save, solver, controller, adjoint,
-        max_steps=max_steps, meter=meter, axes=axes,
+        compiled,
+        y0_arr,
+        p_vals,
+        jnp.asarray(t0_f),
+        jnp.asarray(t1_f),
+        None if dt0 is None else jnp.asarray(dt0, dtype=float),
+        save,
+        solver,
+        controller,
+        adjoint,
+        max_steps=max_steps,
+        meter=meter,
+        axes=axes,
     )
     if batch is not None and pad:
         out = jax.tree_util.tree_map(lambda a: a[:batch], out)
@@ -275,13 +314,20 @@ def simulate(
     e_tol = 10.0 * (rtol * jnp.abs(energy[..., 0]) + atol)
     s_tol = rtol * jnp.abs(entropy).max(axis=-1) + atol
     traj = Trajectory(
-        ts=ts, ys=ys, energy=energy, entropy=entropy, entropy_production=sigma,
-        energy_tolerance=e_tol, entropy_tolerance=s_tol, num_steps=num_steps,
+        ts=ts,
+        ys=ys,
+        energy=energy,
+        entropy=entropy,
+        entropy_production=sigma,
+        energy_tolerance=e_tol,
+        entropy_tolerance=s_tol,
+        num_steps=num_steps,
         state_names=compiled.state_names,
     )
     if not _is_traced(traj) and not traj.ok:
         warnings.warn(
-            f"simulate({compiled.name!r}): " + traj.summary().splitlines()[-1].removeprefix("WARNING: ")
+            f"simulate({compiled.name!r}): "
+            + traj.summary().splitlines()[-1].removeprefix("WARNING: ")
             + "; tighten rtol/atol or use a structure-preserving solver.",
             stacklevel=2,
         )
@@ -290,7 +336,9 @@ def simulate(
 
 def _as_time(value: Any, where: str) -> float:
     if _is_traced(value):
-        raise InputError(f"{where}: must be a concrete number (it fixes the saved times), not traced.")
+        raise InputError(
+            f"{where}: must be a concrete number (it fixes the saved times), not traced."
+        )
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -313,8 +361,12 @@ def _raise_on_failure(ys, result, t_end, y_end, compiled: CompiledModel, max_ste
     failed = result != diffrax.RESULTS.successful
     if _is_traced((ys, result)):
         # Inside jax.grad/jit: no Python exception possible, fail at run time instead.
-        return eqx.error_if(ys, failed, "generic_mm.simulate: the solver failed; run without "
-                            "tracing for the time and state where it stopped")
+        return eqx.error_if(
+            ys,
+            failed,
+            "generic_mm.simulate: the solver failed; run without "
+            "tracing for the time and state where it stopped",
+        )
     failed = np.asarray(failed)
     if not failed.any():
         return ys
