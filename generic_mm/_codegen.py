@@ -98,7 +98,7 @@ def unsupported_parts(expr: sp.Basic) -> str | None:
             return f"contains an unevaluated {type(node).__name__} ({node}); evaluate it first (.doit())."
         if type(node) in _UNARY or type(node) in _NARY or isinstance(node, sp.Piecewise):
             continue
-        if isinstance(node, (sp.ExprCondPair, sp.logic.boolalg.BooleanAtom)):
+        if isinstance(node, (sp.functions.elementary.piecewise.ExprCondPair, sp.logic.boolalg.BooleanAtom)):
             continue
         if type(node) in _RELATIONAL or type(node) in _LOGICAL:
             continue

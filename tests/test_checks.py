@@ -1,0 +1,241 @@
+"""Consistency checks: passes are established, failures come with counterexamples."""
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import assume, given, settings, strategies as st
+
+import generic_mm as gm
+from generic_mm.models import MODULES
+
+from .helpers import oscillator
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_library_models_pass_every_condition(module):
+    report = gm.check(module.model())
+    assert report.ok, str(report)
+    assert [r.name for r in report.results] == list(gm.CONDITIONS)
+    for r in report:
+        assert r.passed and r.counterexample is None
+        assert r.method in ("symbolic", "sampled")
+
+
+def test_report_api_and_table():
+    report = gm.check(MODULES[0].model())
+    assert report["jacobi_identity"].method == "symbolic"
+    assert report["friction_degeneracy"].method == "symbolic"
+    text = str(report)
+    for name in gm.CONDITIONS:
+        assert name in text
+    assert "all conditions hold" in text
+    with pytest.raises(KeyError, match="no condition named 'jacobi'"):
+        report["jacobi"]
+
+
+def test_rigid_body_poisson_operator_satisfies_jacobi_symbolically():
+    report = gm.check(MODULES[2].model())
+    assert report["jacobi_identity"].passed
+    assert report["jacobi_identity"].method == "symbolic"
+    assert "Jacobiator vanishes" in report["jacobi_identity"].message
+
+
+def test_check_is_cached():
+    model = MODULES[0].model()
+    assert gm.check(model) is gm.check(model)
+
+
+def _counterexample_violates(result, names):
+    assert not result.passed
+    assert result.method == "sampled"
+    assert set(result.counterexample) >= set(names)
+
+
+def test_symmetric_part_in_poisson_is_rejected():
+    model = oscillator(poisson=[[0, 1, 0], [-0.5, 0, 0], [0, 0, 0]])
+    report = gm.check(model)
+    r = report["poisson_antisymmetric"]
+    _counterexample_violates(r, ["q", "p", "s", "k"])
+    assert "poisson[q, p] + poisson[p, q] = 0.5" in r.message or "poisson[p, q] + poisson[q, p] = 0.5" in r.message
+    assert not report.ok
+    with pytest.raises(gm.ConsistencyError, match="violates poisson_antisymmetric"):
+        report.raise_if_failed()
+
+
+def test_negative_friction_is_rejected_with_eigenvector():
+    q, p, s = sp.symbols("q p s", real=True)
+    # degenerate (w . grad E = 0) but negative: M = -w w^T
+    w = sp.Matrix([0, 1, -p])
+    model = oscillator(friction=-(w * w.T))
+    r = gm.check(model)["friction_positive_semidefinite"]
+    _counterexample_violates(r, ["q", "p", "s"])
+    assert "negative eigenvalue" in r.message
+    cx = r.counterexample
+    # the counterexample really is one: M there has a negative eigenvalue
+    M = -np.outer([0, 1, -cx["p"]], [0, 1, -cx["p"]])
+    assert np.linalg.eigvalsh(M)[0] < 0
+
+
+def test_friction_not_degenerate_is_rejected():
+    model = oscillator(friction=[[0, 0, 0], [0, 1, 0], [0, 0, 0]])
+    r = gm.check(model)["friction_degeneracy"]
+    _counterexample_violates(r, ["q", "p", "s"])
+    assert "(M grad E)[p]" in r.message
+    assert r.counterexample["p"] != 0
+
+
+def test_poisson_not_degenerate_is_rejected():
+    model = oscillator(poisson=[[0, 1, 1], [-1, 0, 0], [-1, 0, 0]])
+    r = gm.check(model)["poisson_degeneracy"]
+    _counterexample_violates(r, ["q", "p", "s"])
+    assert "(L grad S)[q]" in r.message
+
+
+def test_state_dependent_poisson_violating_jacobi_is_rejected():
+    x1, x2, x3 = sp.symbols("x1 x2 x3", real=True)
+    # L_ij = eps_ijk v_k with v . curl v != 0 (v = (x2, x3, x1)) violates Jacobi
+    v = sp.Matrix([x2, x3, x1])
+    L = sp.Matrix([[0, v[2], -v[1]], [-v[2], 0, v[0]], [v[1], -v[0], 0]])
+    model = gm.GenericModel([x1, x2, x3], x1**2 + x2**2 + x3**2, 0, L, None)
+    report = gm.check(model)
+    assert report["poisson_antisymmetric"].passed
+    r = report["jacobi_identity"]
+    _counterexample_violates(r, ["x1", "x2", "x3"])
+    cx = r.counterexample
+    assert abs(cx["x1"] + cx["x2"] + cx["x3"]) > 1e-6  # v . curl v = -(x1 + x2 + x3) != 0 there
+
+
+def test_float_literals_leave_residues_judged_numerically():
+    # 0.1 * 3 != 0.3 in binary: symbolic residue like 5.55e-17*q, which must pass (sampled)
+    q, p, s = sp.symbols("q p s", real=True)
+    L = sp.Matrix([[0, 0.1 * 3 * q**2, 0], [-0.3 * q**2, 0, 0], [0, 0, 0]])
+    model = oscillator(poisson=L)
+    r = gm.check(model)["poisson_antisymmetric"]
+    assert r.passed and r.method == "sampled"
+    assert r.residual < 1e-15
+
+
+def test_nan_everywhere_is_undecided_not_passed():
+    q, p, s = sp.symbols("q p s", real=True)
+    # log of a negative number: not finite at any sampled state. The float literal keeps the
+    # symbolic stage from proving antisymmetry, so the sampled stage must decide -- and cannot.
+    bad = sp.log(-(q**2) - 1)
+    model = oscillator(poisson=[[0, 0.1 * 3 * bad, 0], [-0.3 * bad, 0, 0], [0, 0, 0]])
+    r = gm.check(model)["poisson_antisymmetric"]
+    assert not r.passed
+    assert "undecided" in r.message
+
+
+def test_domain_restricts_sampling():
+    q, p, s = sp.symbols("q p s", real=True)
+    # M = max(q, 0) w w^T is PSD only for q >= 0: with domain q in (0, 1) it holds
+    w = sp.Matrix([0, 1, -p])
+    model = oscillator(friction=sp.Max(q, 0) * w * w.T)
+    assert gm.check(model)["friction_positive_semidefinite"].passed
+    bad = oscillator(friction=q * w * w.T)
+    assert not gm.check(bad)["friction_positive_semidefinite"].passed
+    good = oscillator(friction=q * w * w.T, domain={"q": (0.0, 1.0)})
+    assert gm.check(good)["friction_positive_semidefinite"].passed
+
+
+def test_check_rejects_bad_arguments():
+    with pytest.raises(gm.InputError, match="expected a GenericModel"):
+        gm.check("model.toml")
+    with pytest.raises(gm.InputError, match="samples must be a positive integer"):
+        gm.check(oscillator(), samples=0)
+
+
+def test_heat_conduction_chain_with_thirty_cells_checks():
+    # tens of variables: 30 cells in entropy variables, Fourier exchange between neighbours
+    n = 30
+    s = sp.symbols(f"s0:{n}", real=True)
+    C, kappa = sp.Symbol("C", positive=True), sp.Symbol("kappa", positive=True)
+    T = [sp.exp(si / C) for si in s]
+    M = sp.zeros(n, n)
+    for i in range(n - 1):
+        j = i + 1
+        M[i, i] += kappa * T[j] / T[i]
+        M[j, j] += kappa * T[i] / T[j]
+        M[i, j] -= kappa
+        M[j, i] -= kappa
+    model = gm.GenericModel(list(s), sum(C * t for t in T), sum(s), None, M, params={C: 1.0, kappa: 0.3})
+    report = gm.check(model)
+    assert report.ok, str(report)
+
+
+# -- property-based: random consistent systems pass, broken ones fail with the right name --
+
+rationals = st.integers(-4, 4).map(sp.Integer)
+
+
+@st.composite
+def consistent_systems(draw):
+    n = draw(st.integers(2, 4))
+    x = sp.symbols(f"x0:{n}", real=True)
+    a = [sp.Integer(draw(st.integers(1, 4))) for _ in range(n)]
+    b = [draw(rationals) for _ in range(n)]
+    c = [draw(rationals) for _ in range(n)]
+    assume(any(ci != 0 for ci in c))
+    E = sum(ai * xi**2 / 2 + bi * xi for ai, bi, xi in zip(a, b, x)) + sum(x[i] ** 4 for i in range(n)) / 8
+    S = sum(ci * xi for ci, xi in zip(c, x))
+    gE = sp.Matrix([sp.diff(E, xi) for xi in x])
+    gS = sp.Matrix(c)
+    A = sp.Matrix(n, n, lambda i, j: draw(rationals) if i < j else 0)
+    A = A - A.T
+    P = sp.eye(n) - gS * gS.T / gS.dot(gS)
+    L = P * A * P.T
+    R = sp.Matrix(n, n, lambda i, j: draw(rationals))
+    Q = sp.eye(n) - gE * gE.T / gE.dot(gE)
+    M = Q * (R * R.T) * Q.T
+    return x, E, S, L, M
+
+
+@settings(max_examples=10)
+@given(consistent_systems())
+def test_random_consistent_systems_pass(system):
+    x, E, S, L, M = system
+    report = gm.check(gm.GenericModel(list(x), E, S, L, M), symbolic_timeout=0.3)
+    assert report.ok, str(report)
+
+
+@settings(max_examples=12)
+@given(consistent_systems(), st.sampled_from(["antisym", "psd", "fdeg", "pdeg"]), st.integers(1, 3))
+def test_random_broken_systems_fail_with_right_name(system, defect, scale):
+    x, E, S, L, M = system
+    n = len(x)
+    gE = sp.Matrix([sp.diff(E, xi) for xi in x])
+    gS = sp.Matrix([sp.diff(S, xi) for xi in x])
+    if defect == "antisym":
+        L = L + scale * sp.Matrix(n, n, lambda i, j: 1 if {i, j} == {0, 1} else 0)
+        name = "poisson_antisymmetric"
+    elif defect == "psd":
+        w = sp.Matrix([1] + [0] * (n - 1))
+        w = w - gE * gE.dot(w) / gE.dot(gE)  # keeps M grad E = 0
+        M = M - scale * 100 * w * w.T
+        name = "friction_positive_semidefinite"
+    elif defect == "fdeg":
+        M = M + scale * sp.eye(n)
+        name = "friction_degeneracy"
+    else:
+        A = sp.Matrix(n, n, lambda i, j: 1 if (i, j) == (0, 1) else (-1 if (i, j) == (1, 0) else 0))
+        assume(gS[0] != 0 or gS[1] != 0)
+        L = L + scale * A
+        name = "poisson_degeneracy"
+    report = gm.check(gm.GenericModel(list(x), E, S, L, M), symbolic_timeout=0.3)
+    r = report[name]
+    assert not r.passed, str(report)
+    assert r.counterexample is not None and set(r.counterexample) >= {str(v) for v in x}
+
+
+@given(st.lists(st.integers(-3, 3), min_size=9, max_size=9))
+def test_random_linear_poisson_structures_judged_by_curl(entries):
+    # L_ij = eps_ijk v_k(x) with v = A x satisfies Jacobi iff v . curl v = 0 everywhere,
+    # i.e. iff A is symmetric (curl v = 0) -- otherwise v . curl v = (A x) . c != 0.
+    A = sp.Matrix(3, 3, entries)
+    x = sp.symbols("x0:3", real=True)
+    v = A * sp.Matrix(x)
+    L = sp.Matrix([[0, v[2], -v[1]], [-v[2], 0, v[0]], [v[1], -v[0], 0]])
+    model = gm.GenericModel(list(x), sum(xi**2 for xi in x), 0, L, None)
+    curl = sp.Matrix([A[2, 1] - A[1, 2], A[0, 2] - A[2, 0], A[1, 0] - A[0, 1]])
+    violates = (A.T * curl) != sp.zeros(3, 1)
+    assert gm.check(model, symbolic_timeout=0.3)["jacobi_identity"].passed != violates
