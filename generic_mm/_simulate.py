@@ -145,7 +145,7 @@ def _save_spec(saveat: Any, t0: float, t1: float) -> diffrax.SubSaveAt:
         if (
             saveat.dense
             or not isinstance(sub, diffrax.SubSaveAt)
-            or sub.fn is not diffrax.SaveAt().subs.fn
+            or sub.fn is not diffrax.SubSaveAt(t1=True).fn
         ):
             raise InputError(
                 "saveat: only SaveAt(ts=...), SaveAt(t0=..., t1=...) and SaveAt(steps=True) are "
