@@ -98,7 +98,9 @@ def unsupported_parts(expr: sp.Basic) -> str | None:
             return f"contains an unevaluated {type(node).__name__} ({node}); evaluate it first (.doit())."
         if type(node) in _UNARY or type(node) in _NARY or isinstance(node, sp.Piecewise):
             continue
-        if isinstance(node, (sp.functions.elementary.piecewise.ExprCondPair, sp.logic.boolalg.BooleanAtom)):
+        if isinstance(
+            node, (sp.functions.elementary.piecewise.ExprCondPair, sp.logic.boolalg.BooleanAtom)
+        ):
             continue
         if type(node) in _RELATIONAL or type(node) in _LOGICAL:
             continue
@@ -159,7 +161,12 @@ class _Evaluator:
                 den.append(float(factor.q))
             else:
                 num.append(self(factor))
+        negate = len(num) > 1 and isinstance(num[0], float) and num[0] == -1.0
+        if negate:
+            num = num[1:]
         top = functools.reduce(operator.mul, num) if num else 1.0
+        if negate:
+            top = -top
         if not den:
             return top
         return top / functools.reduce(operator.mul, den)
@@ -168,9 +175,11 @@ class _Evaluator:
         b = self(base)
         if exp.is_Integer:
             e = int(exp)
+            if e == 1:
+                return b
             if e >= 0:
                 return b**e
-            return 1.0 / b ** (-e)
+            return 1.0 / (b if e == -1 else b ** (-e))
         if exp == sp.Rational(1, 2):
             return jnp.sqrt(b)
         if exp == sp.Rational(-1, 2):
@@ -243,13 +252,11 @@ class Program:
 def _assemble(exprs: Sequence[sp.Basic], shape: tuple[int, ...], ev: _Evaluator, dtype):
     if not shape:
         return jnp.asarray(ev(exprs[0]), dtype=dtype)
-    nonzero = [(k, e) for k, e in enumerate(exprs) if e != 0]
-    out = jnp.zeros(int(np.prod(shape)), dtype=dtype)
-    if nonzero:
-        idx = np.array([k for k, _ in nonzero])
-        vals = jnp.stack([jnp.asarray(ev(e), dtype=dtype) for _, e in nonzero])
-        out = out.at[idx].set(vals)
-    return out.reshape(shape)
+    # A stack (a concatenation XLA fuses) rather than a scatter into zeros: under vmap a
+    # scatter with constant indices costs as much as the arithmetic itself.
+    values = [jnp.asarray(ev(e) if e != 0 else 0.0, dtype=dtype) for e in exprs]
+    batch = jnp.broadcast_shapes(*(v.shape for v in values))
+    return jnp.stack([jnp.broadcast_to(v, batch) for v in values]).reshape(shape)
 
 
 class ModelFunctions:

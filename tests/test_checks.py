@@ -56,7 +56,10 @@ def test_symmetric_part_in_poisson_is_rejected():
     report = gm.check(model)
     r = report["poisson_antisymmetric"]
     _counterexample_violates(r, ["q", "p", "s", "k"])
-    assert "poisson[q, p] + poisson[p, q] = 0.5" in r.message or "poisson[p, q] + poisson[q, p] = 0.5" in r.message
+    assert (
+        "poisson[q, p] + poisson[p, q] = 0.5" in r.message
+        or "poisson[p, q] + poisson[q, p] = 0.5" in r.message
+    )
     assert not report.ok
     with pytest.raises(gm.ConsistencyError, match="violates poisson_antisymmetric"):
         report.raise_if_failed()
@@ -158,7 +161,9 @@ def test_heat_conduction_chain_with_thirty_cells_checks():
         M[j, j] += kappa * T[i] / T[j]
         M[i, j] -= kappa
         M[j, i] -= kappa
-    model = gm.GenericModel(list(s), sum(C * t for t in T), sum(s), None, M, params={C: 1.0, kappa: 0.3})
+    model = gm.GenericModel(
+        list(s), sum(C * t for t in T), sum(s), None, M, params={C: 1.0, kappa: 0.3}
+    )
     report = gm.check(model)
     assert report.ok, str(report)
 
@@ -176,7 +181,10 @@ def consistent_systems(draw):
     b = [draw(rationals) for _ in range(n)]
     c = [draw(rationals) for _ in range(n)]
     assume(any(ci != 0 for ci in c))
-    E = sum(ai * xi**2 / 2 + bi * xi for ai, bi, xi in zip(a, b, x)) + sum(x[i] ** 4 for i in range(n)) / 8
+    E = (
+        sum(ai * xi**2 / 2 + bi * xi for ai, bi, xi in zip(a, b, x))
+        + sum(x[i] ** 4 for i in range(n)) / 8
+    )
     S = sum(ci * xi for ci, xi in zip(c, x))
     gE = sp.Matrix([sp.diff(E, xi) for xi in x])
     gS = sp.Matrix(c)

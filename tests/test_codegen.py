@@ -62,13 +62,19 @@ def test_vector_field_matches_symbolic_rates_and_autodiff(module):
     model = module.model()
     cm = gm.compile(model)
     rng = np.random.default_rng(1)
-    y0 = np.array([module.initial_state[n] for n in model.state_names]) + rng.normal(0, 0.1, model.n)
+    y0 = np.array([module.initial_state[n] for n in model.state_names]) + rng.normal(
+        0, 0.1, model.n
+    )
     subs = {**dict(zip(model.state, y0)), **model.params}
     expected = np.array([float(e.subs(subs)) for e in model.rates])
-    np.testing.assert_allclose(cm.vector_field(0.0, jnp.asarray(y0)), expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        cm.vector_field(0.0, jnp.asarray(y0)), expected, rtol=1e-12, atol=1e-14
+    )
     # symbolic gradients agree with autodiff of the compiled energy and entropy
     np.testing.assert_allclose(cm.grad_energy(y0), jax.grad(cm.energy)(jnp.asarray(y0)), rtol=1e-12)
-    np.testing.assert_allclose(cm.grad_entropy(y0), jax.grad(cm.entropy)(jnp.asarray(y0)), rtol=1e-12)
+    np.testing.assert_allclose(
+        cm.grad_entropy(y0), jax.grad(cm.entropy)(jnp.asarray(y0)), rtol=1e-12
+    )
     # and L grad E + M grad S assembled from the operators
     L, M, gE, gS = cm.operators(jnp.asarray(y0))
     np.testing.assert_allclose(L @ gE + M @ gS, expected, rtol=1e-10, atol=1e-13)
@@ -86,7 +92,9 @@ def test_parameters_are_differentiable_leaves():
     assert float(g.params["gamma"]) == pytest.approx(-0.5)
     # args override parameters without recompiling
     assert float(cm.vector_field(0.0, y0, {"k": 2.0})[1]) == pytest.approx(-2.0 - 0.05)
-    with pytest.raises(gm.InputError, match=r"args\['kk'\]: not a parameter \(did you mean 'k'\?\)"):
+    with pytest.raises(
+        gm.InputError, match=r"args\['kk'\]: not a parameter \(did you mean 'k'\?\)"
+    ):
         cm.vector_field(0.0, y0, {"kk": 2.0})
 
 

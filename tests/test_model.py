@@ -46,10 +46,19 @@ def test_string_state_names_become_real_symbols():
 @pytest.mark.parametrize(
     "changes, match",
     [
-        (dict(energy=p**2 / 2 + sp.Symbol("kk") * q**2), r"energy: unknown symbol\(s\) 'kk' \(did you mean 'k'\?\)"),
+        (
+            dict(energy=p**2 / 2 + sp.Symbol("kk") * q**2),
+            r"energy: unknown symbol\(s\) 'kk' \(did you mean 'k'\?\)",
+        ),
         (dict(poisson=[[0, 1], [-1, 0]]), r"poisson: has 2 rows but the state has 3 variables"),
-        (dict(friction=[[0, 0, 0], [0, 0], [0, 0, 0]]), r"friction: row 1 \(p\) has 2 entries; expected 3"),
-        (dict(poisson=[[0, 1, 0], [-1, 0, sp.Symbol("zz")], [0, 0, 0]]), r"poisson\[p, s\]: unknown symbol"),
+        (
+            dict(friction=[[0, 0, 0], [0, 0], [0, 0, 0]]),
+            r"friction: row 1 \(p\) has 2 entries; expected 3",
+        ),
+        (
+            dict(poisson=[[0, 1, 0], [-1, 0, sp.Symbol("zz")], [0, 0, 0]]),
+            r"poisson\[p, s\]: unknown symbol",
+        ),
         (dict(params={k: 1.0, "q": 2.0}), r"params\['q'\]: 'q' is a state variable"),
         (dict(params={k: "one"}), r"params\['k'\]: expected a real number"),
         (dict(params={k: float("nan")}), r"params\['k'\]: expected a finite number"),
@@ -86,7 +95,9 @@ def test_model_error_is_value_error():
 
 
 def test_with_params_rejects_unknown():
-    with pytest.raises(gm.ModelError, match=r"'gama' is not a parameter \(did you mean 'gamma'\?\)"):
+    with pytest.raises(
+        gm.ModelError, match=r"'gama' is not a parameter \(did you mean 'gamma'\?\)"
+    ):
         damped_oscillator.model().with_params(gama=1.0)
 
 

@@ -63,8 +63,11 @@ def test_persistent_compilation_cache_is_written_and_reused(tmp_path):
     runs = []
     for _ in range(2):
         out = subprocess.run(
-            [sys.executable, "-c", CACHE_SCRIPT, str(tmp_path)], env=env,
-            capture_output=True, text=True, timeout=600,
+            [sys.executable, "-c", CACHE_SCRIPT, str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert out.returncode == 0, out.stderr[-3000:]
         seconds, entries, hits = out.stdout.split()

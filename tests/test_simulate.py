@@ -64,7 +64,9 @@ def test_two_bodies_equilibrate_to_closed_form():
     # entropy production agrees with kappa (T1 - T2)^2 / (T1 T2) along the way
     T1s = np.exp(np.asarray(traj["s1"]) / C1)
     T2s = np.exp(np.asarray(traj["s2"]) / C2)
-    np.testing.assert_allclose(traj.entropy_production, 0.5 * (T1s - T2s) ** 2 / (T1s * T2s), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(
+        traj.entropy_production, 0.5 * (T1s - T2s) ** 2 / (T1s * T2s), rtol=1e-10, atol=1e-15
+    )
 
 
 def test_rigid_body_conserves_casimir_and_settles_on_major_axis():
@@ -102,8 +104,14 @@ def test_stiff_implicit_solver_works(osc):
 def test_fixed_step_solver_needs_dt0(osc):
     with pytest.raises(gm.InputError, match="dt0: the solver Euler has no error estimate"):
         gm.simulate(osc, damped_oscillator.initial_state, t1=1.0, solver=diffrax.Euler())
-    traj = gm.simulate(osc, damped_oscillator.initial_state, t1=1.0, solver=diffrax.Heun(), dt0=0.01,
-                       stepsize_controller=diffrax.ConstantStepSize())
+    traj = gm.simulate(
+        osc,
+        damped_oscillator.initial_state,
+        t1=1.0,
+        solver=diffrax.Heun(),
+        dt0=0.01,
+        stepsize_controller=diffrax.ConstantStepSize(),
+    )
     assert int(traj.num_steps) == 100
 
 
@@ -137,8 +145,14 @@ def test_initial_state_forms_agree(osc):
         (dict(y0={"q": 1.0, "p": 0.0, "s": 0.0, "r": 1.0}), r"y0\['r'\]: not a state variable"),
         (dict(y0=[1.0, 0.0]), r"y0: expected shape \(3,\) or \(B, 3\)"),
         (dict(y0=[1.0, float("nan"), 0.0]), r"y0: contains non-finite values"),
-        (dict(params={"gama": 1.0}), r"params\['gama'\]: not a parameter .* \(did you mean 'gamma'\?\)"),
-        (dict(params={"k": [1.0, 2.0], "m": [1.0, 2.0, 3.0]}), "batched values have different lengths"),
+        (
+            dict(params={"gama": 1.0}),
+            r"params\['gama'\]: not a parameter .* \(did you mean 'gamma'\?\)",
+        ),
+        (
+            dict(params={"k": [1.0, 2.0], "m": [1.0, 2.0, 3.0]}),
+            "batched values have different lengths",
+        ),
         (dict(t1=-1.0), "t1: must be greater than t0"),
         (dict(saveat=1), "saveat: a number of points must be at least 2"),
         (dict(saveat=[0.0, 5.0, 1.0]), "saveat: times must be increasing"),
@@ -154,8 +168,11 @@ def test_bad_arguments_are_named(osc, kwargs, match):
 
 
 def test_solver_failure_reports_time_state_and_advice(osc):
-    with pytest.raises(gm.SimulationError, match=r"stopped at t=.*maximum number of solver steps.*\n"
-                       r"state there: q=.*, p=.*, s=.*\nwhat to try: increase max_steps \(now 20\)"):
+    with pytest.raises(
+        gm.SimulationError,
+        match=r"stopped at t=.*maximum number of solver steps.*\n"
+        r"state there: q=.*, p=.*, s=.*\nwhat to try: increase max_steps \(now 20\)",
+    ):
         gm.simulate(osc, damped_oscillator.initial_state, t1=100.0, max_steps=20)
 
 
@@ -163,7 +180,9 @@ def test_blow_up_is_reported_as_failure():
     x = sp.Symbol("x", real=True)
     # E = 0, S = x, M = x^2: dx/dt = x^2 blows up at t = 1 for x(0) = 1
     model = gm.GenericModel([x], 0, x, None, [[x**2]])
-    with pytest.raises(gm.SimulationError, match=r"stopped at t=(0\.99\d*|1): .*\nstate there: x=\d\.\d+e\+\d\d"):
+    with pytest.raises(
+        gm.SimulationError, match=r"stopped at t=(0\.99\d*|1): .*\nstate there: x=\d\.\d+e\+\d\d"
+    ):
         gm.simulate(model, {"x": 1.0}, t1=2.0)
 
 
@@ -213,8 +232,15 @@ def test_second_call_does_not_retrace(osc, monkeypatch):
 
 def test_gradients_match_finite_differences(osc):
     def final_q(k, q0):
-        traj = gm.simulate(osc, {"q": q0, "p": 0.0, "s": 0.0}, 5.0, params={"k": k}, saveat=2,
-                           rtol=1e-11, atol=1e-12)
+        traj = gm.simulate(
+            osc,
+            {"q": q0, "p": 0.0, "s": 0.0},
+            5.0,
+            params={"k": k},
+            saveat=2,
+            rtol=1e-11,
+            atol=1e-12,
+        )
         return traj["q"][-1] + 0.1 * traj.entropy[-1]
 
     gk, gq = jax.grad(final_q, argnums=(0, 1))(1.3, 0.8)
@@ -234,9 +260,23 @@ def test_progress_bar(osc, capfd):
 
 def test_compiled_model_plugs_into_diffeqsolve(osc):
     cm = gm.compile(osc)
-    sol = diffrax.diffeqsolve(cm.term, diffrax.Tsit5(), 0.0, 5.0, 0.01, jnp.array([1.0, 0.0, 0.0]),
-                              stepsize_controller=diffrax.PIDController(rtol=1e-9, atol=1e-11))
-    ref = gm.simulate(cm, damped_oscillator.initial_state, 5.0, saveat=diffrax.SaveAt(t1=True), rtol=1e-9, atol=1e-11)
+    sol = diffrax.diffeqsolve(
+        cm.term,
+        diffrax.Tsit5(),
+        0.0,
+        5.0,
+        0.01,
+        jnp.array([1.0, 0.0, 0.0]),
+        stepsize_controller=diffrax.PIDController(rtol=1e-9, atol=1e-11),
+    )
+    ref = gm.simulate(
+        cm,
+        damped_oscillator.initial_state,
+        5.0,
+        saveat=diffrax.SaveAt(t1=True),
+        rtol=1e-9,
+        atol=1e-11,
+    )
     np.testing.assert_allclose(sol.ys[-1], ref.ys[-1], rtol=1e-7)
 
 
