@@ -17,6 +17,7 @@ from ._errors import (
     ConsistencyError as ConsistencyError,
     InputError as InputError,
     ModelError as ModelError,
+    ModelFileError as ModelFileError,
     SimulationError as SimulationError,
 )
 from ._model import GenericModel as GenericModel
@@ -27,5 +28,6 @@ from ._report import (
 )
 from ._simulate import simulate as simulate
 from ._trajectory import Trajectory as Trajectory
+from .io import load_model as load_model, save_model as save_model
 
 __version__ = importlib.metadata.version("generic_mm")

@@ -30,3 +30,8 @@ class SimulationError(RuntimeError):
 
 class InputError(ValueError):
     """Arguments to `simulate` or `check` (initial state, parameters, times) are malformed."""
+
+
+class ModelFileError(ValueError):
+    """A model file could not be read: the message names the file, the table and key (and the
+    matrix entry) and says what is wrong."""

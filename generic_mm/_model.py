@@ -133,6 +133,10 @@ class GenericModel:
         params: Mapping[sp.Symbol | str, float] | None = None,
         name: str | None = None,
         domain: Mapping[sp.Symbol | str, tuple[float, float]] | None = None,
+        *,
+        description: str | None = None,
+        initial_state: Mapping[sp.Symbol | str, float] | None = None,
+        simulation: Mapping[str, Any] | None = None,
     ):
         if name is not None and not isinstance(name, str):
             raise ModelError(f"name: expected a string, got {type(name).__name__}.")
@@ -146,6 +150,15 @@ class GenericModel:
         self.friction: sp.ImmutableMatrix = _as_matrix(friction, "friction", n, names)
         self.params: dict[sp.Symbol, float] = self._resolve_params(params or {})
         self.domain: dict[str, tuple[float, float]] = self._resolve_domain(domain or {})
+        if description is not None and not isinstance(description, str):
+            raise ModelError(f"description: expected a string, got {type(description).__name__}.")
+        self.description: str | None = description
+        self.initial_state: dict[str, float] | None = self._resolve_initial(initial_state)
+        if simulation is not None and not isinstance(simulation, Mapping):
+            raise ModelError(
+                f"simulation: expected a mapping of options, got {type(simulation).__name__}."
+            )
+        self.simulation: dict[str, Any] = dict(simulation or {})
         self._cache: dict[Any, Any] = {}
 
     # -- construction helpers -------------------------------------------------------------
@@ -202,6 +215,7 @@ class GenericModel:
             if symbol in resolved:
                 raise ModelError(f"params: {pname!r} is given twice.")
             resolved[symbol] = _as_param_value(value, f"params[{pname!r}]")
+            _check_sign(symbol, resolved[symbol], f"params[{pname!r}]")
         param_names = {s.name for s in resolved}
         for where, expr in self._fields():
             unknown = sorted(
@@ -249,6 +263,29 @@ class GenericModel:
                 )
             out[dname] = (lo, hi)
         return out
+
+    def _resolve_initial(self, initial: Mapping[Any, Any] | None) -> dict[str, float] | None:
+        if initial is None:
+            return None
+        if not isinstance(initial, Mapping):
+            raise ModelError(
+                f"initial_state: expected a mapping name -> value, got {type(initial).__name__}."
+            )
+        names = self.state_names
+        out: dict[str, float] = {}
+        for key, value in initial.items():
+            name = key.name if isinstance(key, sp.Symbol) else key
+            if name not in names:
+                raise ModelError(
+                    f"initial_state[{name!r}]: not a state variable{_closest(str(name), names)}."
+                )
+            out[name] = _as_param_value(value, f"initial_state[{name!r}]")
+        missing = [n for n in names if n not in out]
+        if missing:
+            raise ModelError(
+                f"initial_state: missing value(s) for {', '.join(map(repr, missing))}."
+            )
+        return {n: out[n] for n in names}
 
     # -- public properties -----------------------------------------------------------------
     @property
@@ -322,6 +359,9 @@ class GenericModel:
             params=params,
             name=self.name,
             domain=self.domain,
+            description=self.description,
+            initial_state=self.initial_state,
+            simulation=self.simulation,
         )
 
     def __repr__(self) -> str:
@@ -369,6 +409,19 @@ def _as_param_value(value: Any, where: str) -> float:
     if not math.isfinite(out):
         raise ModelError(f"{where}: expected a finite number, got {out}.")
     return out
+
+
+def _check_sign(symbol: sp.Symbol, value: float, where: str) -> None:
+    for assumption, ok in (
+        ("positive", value > 0),
+        ("nonnegative", value >= 0),
+        ("negative", value < 0),
+        ("nonpositive", value <= 0),
+    ):
+        if getattr(symbol, f"is_{assumption}") and not ok:
+            raise ModelError(
+                f"{where}: {symbol.name} is declared {assumption} but its value is {value}."
+            )
 
 
 def _gradient(expr: sp.Expr, state: Sequence[sp.Symbol]) -> sp.ImmutableMatrix:

@@ -110,6 +110,8 @@ def _describe(node: ast.AST) -> str:
         ast.Set: "sets",
         ast.Await: "await",
         ast.Yield: "yield",
+        ast.Compare: "comparisons (only in Piecewise conditions) are",
+        ast.BoolOp: "and/or (only in Piecewise conditions) are",
     }
     return kinds.get(type(node), type(node).__name__)
 
@@ -182,7 +184,7 @@ class _Builder:
     def _name(self, name: str, condition: bool) -> sp.Basic:
         if name.startswith("__"):
             raise ExpressionError(f"the name {name!r} is not allowed")
-        if name in self.names:
+        if name in self.names:  # declared names shadow constants (E may be a modulus)
             return self.names[name]
         if name in CONSTANTS:
             return CONSTANTS[name]
@@ -221,7 +223,10 @@ class _Builder:
         if not lo <= len(node.args) <= hi:
             expected = str(lo) if lo == hi else f"{lo} to {hi}"
             raise ExpressionError(f"{name}() takes {expected} argument(s), got {len(node.args)}")
-        return FUNCTIONS[name](*(self.build(a, d) for a in node.args))
+        args = [self.build(a, d) for a in node.args]
+        if name in ("gamma", "loggamma") and args[0].is_Number and abs(float(args[0])) > 170:
+            raise ExpressionError(f"{name}() of a number larger than 170 is not allowed")
+        return FUNCTIONS[name](*args)
 
     def _piecewise(self, node: ast.Call, d: int) -> sp.Basic:
         pieces = []

@@ -1,0 +1,9 @@
+"""Model files: `load_model` and `save_model` (TOML), and the safe expression parser."""
+
+from ._modelfile import load_model as load_model, save_model as save_model
+from ._parser import (
+    CONSTANTS as CONSTANTS,
+    FUNCTIONS as FUNCTIONS,
+    ExpressionError as ExpressionError,
+    parse_expression as parse_expression,
+)
