@@ -11,7 +11,11 @@ import jax as _jax
 _jax.config.update("jax_enable_x64", True)
 
 from ._checks import check as check
-from ._compiled import CompiledModel as CompiledModel, compile as compile
+from ._compiled import (
+    CompiledModel as CompiledModel,
+    GenericTerm as GenericTerm,
+    compile as compile,
+)
 from ._config import enable_compilation_cache as enable_compilation_cache
 from ._errors import (
     ConsistencyError as ConsistencyError,
@@ -28,6 +32,7 @@ from ._report import (
 )
 from ._simulate import simulate as simulate
 from ._trajectory import Trajectory as Trajectory
+from .integrators import DiscreteGradient as DiscreteGradient
 from .io import load_model as load_model, save_model as save_model
 
 __version__ = importlib.metadata.version("generic_mm")

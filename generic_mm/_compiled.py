@@ -105,9 +105,13 @@ class CompiledModel(eqx.Module):
         return self.functions.operators(y, self._p())
 
     @property
-    def term(self) -> diffrax.ODETerm:
-        """A `diffrax.ODETerm` of the vector field, for `diffrax.diffeqsolve`."""
-        return diffrax.ODETerm(self.vector_field)
+    def term(self) -> GenericTerm:
+        """The model as a Diffrax term, for `diffrax.diffeqsolve` with any solver.
+
+        It behaves as `diffrax.ODETerm(self.vector_field)` and also carries the model, which
+        structure-preserving solvers such as [`generic_mm.DiscreteGradient`][] need.
+        """
+        return GenericTerm(self)
 
     def with_params(self, **values) -> CompiledModel:
         """A copy with some parameter values replaced (by name); arrays allowed."""
@@ -161,3 +165,23 @@ def _build(model: GenericModel, checked: bool) -> CompiledModel:
         checked=checked,
         functions=model_functions(model),
     )
+
+
+class GenericTerm(diffrax.AbstractTerm):
+    r"""A Diffrax term for $\dot x = L\nabla E + M\nabla S$ that carries its `CompiledModel`.
+
+    For ordinary solvers it is the ODE term of `model.vector_field` (control: time);
+    structure-preserving solvers read $E$, $S$, $L$ and $M$ from `model`. Obtain one from
+    [`generic_mm.CompiledModel.term`][].
+    """
+
+    model: CompiledModel
+
+    def vf(self, t, y, args):
+        return self.model.vector_field(t, y, args)
+
+    def contr(self, t0, t1, **kwargs):
+        return t1 - t0
+
+    def prod(self, vf, control):
+        return control * vf

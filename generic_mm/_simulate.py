@@ -351,6 +351,8 @@ def _as_time(value: Any, where: str) -> float:
 _ADVICE = {
     "max_steps": "increase max_steps (now {max_steps}), loosen rtol/atol, or, for a stiff model, "
     "use an implicit solver such as diffrax.Kvaerno5()",
+    "nonlinear": "the implicit step has no solution at this step size, or Newton's method did not "
+    "converge: reduce dt0 (or, for DiscreteGradient, raise max_newton_steps)",
     "default": "the state may have left the model's domain (e.g. a negative temperature): check the "
     "initial state and parameters; otherwise tighten rtol/atol, reduce dt0 or use an implicit "
     "solver such as diffrax.Kvaerno5()",
@@ -377,7 +379,12 @@ def _raise_on_failure(ys, result, t_end, y_end, compiled: CompiledModel, max_ste
     y = np.asarray(y_end).reshape(-1, compiled.n)[member or 0]
     state = ", ".join(f"{n}={v:.6g}" for n, v in zip(compiled.state_names, y))
     reason = str(diffrax.RESULTS[result]).split("\n")[0]
-    key = "max_steps" if bool(result == diffrax.RESULTS.max_steps_reached) else "default"
+    if bool(result == diffrax.RESULTS.max_steps_reached):
+        key = "max_steps"
+    elif "nonlinear" in reason.lower():
+        key = "nonlinear"
+    else:
+        key = "default"
     who = (
         f" (ensemble member {member} of {failed.size}, {int(failed.sum())} failed)"
         if member is not None

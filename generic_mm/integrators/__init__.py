@@ -1,0 +1,8 @@
+"""Structure-preserving GENERIC time integrators, as Diffrax solvers."""
+
+from ._discrete_gradient import (
+    DiscreteGradient as DiscreteGradient,
+    discrete_rate as discrete_rate,
+    gonzalez as gonzalez,
+    oblique_projector as oblique_projector,
+)
