@@ -25,7 +25,7 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 
 import generic_mm as gm
-from generic_mm.models import damped_oscillator
+from generic_mm.models import damped_oscillator, heat_chain
 
 RTOL, ATOL, T1 = 1e-8, 1e-10, 20.0
 
@@ -147,24 +147,11 @@ def bench_first_result(model):
 
 
 def bench_check():
-    n = 30
-    s = sp.symbols(f"s0:{n}", real=True)
-    C, kappa = sp.Symbol("C", positive=True), sp.Symbol("kappa", positive=True)
-    T = [sp.exp(si / C) for si in s]
-    M = sp.zeros(n, n)
-    for i in range(n - 1):
-        j = i + 1
-        M[i, i] += kappa * T[j] / T[i]
-        M[j, j] += kappa * T[i] / T[j]
-        M[i, j] -= kappa
-        M[j, i] -= kappa
-    model = gm.GenericModel(
-        list(s), sum(C * t for t in T), sum(s), None, M, params={C: 1.0, kappa: 0.3}
-    )
+    model = heat_chain.model(30)
     t = time.perf_counter()
     report = gm.check(model)
     print(
-        f"gm.check on a {n}-variable heat-conduction chain: {time.perf_counter() - t:.2f} s "
+        f"gm.check on a {model.n}-variable heat-conduction chain: {time.perf_counter() - t:.2f} s "
         f"(ok={report.ok}; methods: {sorted({r.method for r in report})})"
     )
 

@@ -6,7 +6,7 @@ import sympy as sp
 from hypothesis import assume, given, settings, strategies as st
 
 import generic_mm as gm
-from generic_mm.models import MODULES
+from generic_mm.models import MODULES, heat_chain
 
 from .helpers import oscillator
 
@@ -150,21 +150,7 @@ def test_check_rejects_bad_arguments():
 
 def test_heat_conduction_chain_with_thirty_cells_checks():
     # tens of variables: 30 cells in entropy variables, Fourier exchange between neighbours
-    n = 30
-    s = sp.symbols(f"s0:{n}", real=True)
-    C, kappa = sp.Symbol("C", positive=True), sp.Symbol("kappa", positive=True)
-    T = [sp.exp(si / C) for si in s]
-    M = sp.zeros(n, n)
-    for i in range(n - 1):
-        j = i + 1
-        M[i, i] += kappa * T[j] / T[i]
-        M[j, j] += kappa * T[i] / T[j]
-        M[i, j] -= kappa
-        M[j, i] -= kappa
-    model = gm.GenericModel(
-        list(s), sum(C * t for t in T), sum(s), None, M, params={C: 1.0, kappa: 0.3}
-    )
-    report = gm.check(model)
+    report = gm.check(heat_chain.model(30))
     assert report.ok, str(report)
 
 

@@ -22,18 +22,8 @@ from .._errors import ModelError, ModelFileError
 from .._model import GenericModel, _closest
 from ._parser import ExpressionError, parse_expression
 
-TOP_LEVEL = (
-    "name",
-    "description",
-    "state",
-    "assumptions",
-    "parameters",
-    "definitions",
-    "generic",
-    "domain",
-    "initial",
-    "simulation",
-)
+TABLES = ("assumptions", "parameters", "definitions", "generic", "domain", "initial", "simulation")
+TOP_LEVEL = ("name", "description", "state", *TABLES)
 ASSUMPTIONS = ("positive", "nonnegative", "negative", "nonpositive")
 SIMULATION = {
     "t0": float,
@@ -117,18 +107,7 @@ def _build(f: _File, data: dict) -> GenericModel:
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], str):
             raise f.error(key, f"expected a string, got {type(data[key]).__name__}")
-    tables = {
-        k: data.get(k, {})
-        for k in (
-            "assumptions",
-            "parameters",
-            "definitions",
-            "generic",
-            "domain",
-            "initial",
-            "simulation",
-        )
-    }
+    tables = {k: data.get(k, {}) for k in TABLES}
     for key, value in tables.items():
         if not isinstance(value, dict):
             raise f.error(f"[{key}]", f"expected a table, got {type(value).__name__}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import (
     damped_oscillator as damped_oscillator,
+    heat_chain as heat_chain,
     heat_exchange as heat_exchange,
     maxwell as maxwell,
     rigid_body as rigid_body,
