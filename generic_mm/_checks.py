@@ -61,7 +61,9 @@ def _interrupt_after(seconds: float):
 
     start = time.monotonic()
     old_handler = signal.signal(signal.SIGALRM, handler)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Repeat until cancelled: an exception raised while the interpreter runs a callback that
+    # swallows it (a gc callback, say) would otherwise be lost, and the time box with it.
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:

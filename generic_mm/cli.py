@@ -95,10 +95,11 @@ def _solver(name: str | None):
 
 def _cmd_run(args) -> int:
     from ._simulate import simulate
+    from .io import load_model
     from .io._modelfile import write_atomic
 
     path = _resolve(args.model)
-    model = _load(args.model)
+    model = load_model(path)
     sim = model.simulation
     params, initial = _parse_sets(model, args.set or [])
     if params:

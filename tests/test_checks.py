@@ -233,3 +233,22 @@ def test_random_linear_poisson_structures_judged_by_curl(entries):
     curl = sp.Matrix([A[2, 1] - A[1, 2], A[0, 2] - A[2, 0], A[1, 0] - A[0, 1]])
     violates = (A.T * curl) != sp.zeros(3, 1)
     assert gm.check(model, symbolic_timeout=0.3)["jacobi_identity"].passed != violates
+
+
+def test_symbolic_work_is_interrupted_by_the_time_box():
+    from generic_mm._checks import _interrupt_after, _Timeout
+
+    x = sp.symbols("x0:6")
+    # expanding this takes SymPy seconds; the box must cut it off (no exception = not boxed)
+    with pytest.raises(_Timeout):
+        with _interrupt_after(0.05):
+            sp.expand(sum(x) ** 12)
+
+
+def test_symbolic_stage_out_of_time_falls_back_to_sampling():
+    q, p, s = sp.symbols("q p s", real=True)
+    big = (q + p) ** 10  # L + L^T = big - expand(big): zero, but only after an expansion
+    model = oscillator(poisson=[[0, big + 1, 0], [-sp.expand(big) - 1, 0, 0], [0, 0, 0]])
+    r = gm.check(model, symbolic_timeout=1e-6)["poisson_antisymmetric"]
+    assert r.passed and r.method == "sampled"
+    assert gm.check(model)["poisson_antisymmetric"].method == "symbolic"
