@@ -228,7 +228,11 @@ class Program:
                 flat.extend(out[i, j] for i in range(out.shape[0]) for j in range(out.shape[1]))
             else:
                 self.shapes.append(())
-                flat.append(sp.sympify(out) if isinstance(out, (int, float)) else out)
+                if isinstance(out, int):
+                    out = sp.Integer(out)
+                elif isinstance(out, float):
+                    out = sp.Float(out)
+                flat.append(out)
         symbols = sp.numbered_symbols("_cse", cls=sp.Dummy)
         self.assignments, reduced = sp.cse(flat, symbols=symbols, order="none")
         self.reduced = list(reduced)

@@ -6,20 +6,11 @@ import sympy as sp
 import generic_mm as gm
 from generic_mm.models import damped_oscillator
 
-q, p, s = sp.symbols("q p s", real=True)
-k = sp.Symbol("k", positive=True)
-BASE = dict(
-    state=[q, p, s],
-    energy=p**2 / 2 + k * q**2 / 2 + s,
-    entropy=s,
-    poisson=[[0, 1, 0], [-1, 0, 0], [0, 0, 0]],
-    friction=None,
-    params={k: 1.0},
-)
+from .helpers import k, oscillator, p, q, s
 
 
 def make(**changes):
-    return gm.GenericModel(**{**BASE, **changes})
+    return oscillator(**changes)
 
 
 def test_valid_model_attributes():
