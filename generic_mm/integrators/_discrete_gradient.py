@@ -47,7 +47,7 @@ def oblique_projector(a, g):
     return jnp.eye(a.shape[0], dtype=a.dtype) - scale * jnp.outer(a, g)
 
 
-def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entropy"):
+def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entropy", at_x=None):
     r"""The discrete GENERIC rate $\bar L\bar g_E + \bar M\bar g_S$ between states `x` and `y`.
 
     $\bar g_E$, $\bar g_S$ are Gonzalez discrete gradients of $E$ and $S$;
@@ -56,11 +56,13 @@ def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entrop
     (`"entropy"`, falling back to $b = \bar g_E$ where $\bar g_E\cdot\bar g_S$ vanishes) or
     $b = \bar g_E$ (`"energy"`). Then $\bar L\bar g_S = 0$ and $\bar M\bar g_E = 0$ exactly,
     $\bar L$ is antisymmetric and $\bar M$ symmetric positive semi-definite.
+
+    `at_x` may carry $(E(x), S(x))$, constant over a step's Newton iterations.
     """
     d = y - x
     m = 0.5 * (x + y)
     L, M, gE_mid, gS_mid = model.operators(m)
-    E0, S0, _ = model.observables(x)
+    E0, S0 = model.observables(x)[:2] if at_x is None else at_x
     E1, S1, _ = model.observables(y)
     gE = gonzalez(gE_mid, E0, E1, d, m)
     gS = gonzalez(gS_mid, S0, S1, d, m)
@@ -158,8 +160,10 @@ class DiscreteGradient(diffrax.AbstractSolver):
         h = terms.contr(t0, t1)  # the signed step (diffrax flips time for t1 < t0)
         projection = self.friction_projection
 
+        at_y0 = model.observables(y0)[:2]  # once per step, not once per Newton iteration
+
         def residual(y, _):
-            return y - y0 - h * discrete_rate(model, y0, y, projection)
+            return y - y0 - h * discrete_rate(model, y0, y, projection, at_y0)
 
         guess = y0 + h * model.vector_field(t0, y0)
         sol = optx.root_find(
