@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 import sympy as sp
 
 from ._errors import InputError
-from ._model import GenericModel, _matvec
+from ._model import AbstractModel, GenericModel, _matvec
 from ._report import CONDITIONS, CheckResult, ConsistencyReport
 from ._sampling import SampledChecks
 
@@ -206,16 +206,19 @@ def check(
 
     **Returns:** a [`generic_mm.ConsistencyReport`][].
     """
-    if not isinstance(model, GenericModel):
+    if not isinstance(model, (GenericModel, AbstractModel)):
         raise InputError(
-            f"check: expected a GenericModel, got {type(model).__name__}; compiled models "
-            "carry no symbolic form to check (check the GenericModel before compiling)."
+            f"check: expected a GenericModel or StructuredModel, got {type(model).__name__}; "
+            "compiled models carry no symbolic form to check (check the model before compiling)."
         )
     if not (isinstance(samples, int) and samples >= 1):
         raise InputError(f"check: samples must be a positive integer, got {samples!r}.")
     if not (0 < rtol < 1):
         raise InputError(f"check: rtol must be in (0, 1), got {rtol!r}.")
     key = ("check", samples, rtol, seed, symbolic_timeout)
+    if isinstance(model, AbstractModel):
+        options = dict(samples=samples, rtol=rtol, seed=seed, symbolic_timeout=symbolic_timeout)
+        return model._cached(key, lambda: model._check(**options))
     return model._cached(key, lambda: _run_checks(model, samples, rtol, seed, symbolic_timeout))
 
 

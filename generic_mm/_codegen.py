@@ -13,6 +13,7 @@ vectorised select does): keep each branch finite over the whole domain.
 
 from __future__ import annotations
 
+import abc
 import functools
 import operator
 from collections.abc import Callable, Sequence
@@ -22,6 +23,8 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 import sympy as sp
+
+from ._errors import InputError
 
 _UNARY: dict[type, Callable] = {
     sp.exp: jnp.exp,
@@ -263,57 +266,87 @@ def _assemble(exprs: Sequence[sp.Basic], shape: tuple[int, ...], ev: _Evaluator,
     return jnp.stack([jnp.broadcast_to(v, batch) for v in values]).reshape(shape)
 
 
-class ModelFunctions:
+class AbstractFunctions(abc.ABC):
+    """What a compiled model evaluates: the interface between a model and `CompiledModel`.
+
+    Every method takes a state `y` (shape `(n,)`) and the parameters `p` (a dict name ->
+    array). `ModelFunctions` implements it for a flat `GenericModel` (dense SymPy operators);
+    `generic_mm.structured` implements it with gathers over edges and segment sums, without
+    ever forming an `n x n` matrix (except in `operators`, for small models and checks).
+    """
+
+    @abc.abstractmethod
+    def rates(self, y, p):
+        """`L grad E + M grad S`."""
+
+    @abc.abstractmethod
+    def observables(self, y, p):
+        """`(E, S, grad S . M grad S)`."""
+
+    @abc.abstractmethod
+    def gradients(self, y, p):
+        """`(grad E, grad S)`."""
+
+    @abc.abstractmethod
+    def operators(self, y, p):
+        """`(L, M, grad E, grad S)` with dense `L` and `M`."""
+
+    @abc.abstractmethod
+    def apply(self, y, p, v_poisson, v_friction):
+        """`(L(y) v_poisson, M(y) v_friction)`: the operators as matrix-free products."""
+
+    def fields(self, y, p):
+        """Energy, entropy and entropy production per cell (structured models only)."""
+        raise InputError(
+            "fields: this is a flat model (one SymPy matrix); fields exist for structured models."
+        )
+
+
+class ModelFunctions(AbstractFunctions):
     """The JAX programs generated for one `GenericModel`; built lazily, each once.
 
-    Every program has the signature `f(y, p) -> tuple`, with `y` the state and `p` the
-    parameter vector in the order of `model.param_names`.
+    Each `program(key)` has the signature `f(y, p_vector) -> tuple`, with `p_vector` the
+    parameters in the order of `model.param_names`; the methods take the parameter dict.
     """
 
     def __init__(self, model):
         self._model = model
         self._programs: dict[str, Program] = {}
+        self._names = tuple(model.param_names)
 
-    def _get(self, key: str, outputs: Callable[[], list]) -> Program:
+    def program(self, key: str) -> Program:
+        """The program `key`: `rates`, `observables`, `gradients` or `operators`."""
         if key not in self._programs:
             m = self._model
-            self._programs[key] = Program(m.state, m.param_symbols, outputs())
+            outputs = {
+                "rates": lambda: [m.rates],
+                "observables": lambda: [m.energy, m.entropy, m.entropy_production],
+                "gradients": lambda: [m.grad_energy, m.grad_entropy],
+                "operators": lambda: [m.poisson, m.friction, m.grad_energy, m.grad_entropy],
+            }[key]()
+            self._programs[key] = Program(m.state, m.param_symbols, outputs)
         return self._programs[key]
 
-    @property
-    def rates(self) -> Program:
-        """`(L grad E + M grad S,)`."""
-        return self._get("rates", lambda: [self._model.rates])
+    def _vector(self, p) -> jax.Array:
+        if not self._names:
+            return jnp.zeros((0,))
+        return jnp.stack([jnp.asarray(p[k], dtype=float) for k in self._names])
 
-    @property
-    def energy(self) -> Program:
-        """`(E,)`."""
-        return self._get("energy", lambda: [self._model.energy])
+    def rates(self, y, p):
+        return self.program("rates")(y, self._vector(p))[0]
 
-    @property
-    def entropy(self) -> Program:
-        """`(S,)`."""
-        return self._get("entropy", lambda: [self._model.entropy])
+    def observables(self, y, p):
+        return self.program("observables")(y, self._vector(p))
 
-    @property
-    def observables(self) -> Program:
-        """`(E, S, grad S . M grad S)`."""
-        m = self._model
-        return self._get("observables", lambda: [m.energy, m.entropy, m.entropy_production])
+    def gradients(self, y, p):
+        return self.program("gradients")(y, self._vector(p))
 
-    @property
-    def gradients(self) -> Program:
-        """`(grad E, grad S)`."""
-        m = self._model
-        return self._get("gradients", lambda: [m.grad_energy, m.grad_entropy])
+    def operators(self, y, p):
+        return self.program("operators")(y, self._vector(p))
 
-    @property
-    def operators(self) -> Program:
-        """`(L, M, grad E, grad S)`."""
-        m = self._model
-        return self._get(
-            "operators", lambda: [m.poisson, m.friction, m.grad_energy, m.grad_entropy]
-        )
+    def apply(self, y, p, v_poisson, v_friction):
+        L, M, _, _ = self.operators(y, p)
+        return L @ v_poisson, M @ v_friction
 
 
 def model_functions(model) -> ModelFunctions:

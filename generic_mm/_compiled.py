@@ -10,10 +10,11 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._checks import check as _check
-from ._codegen import ModelFunctions, model_functions
+from ._codegen import AbstractFunctions, model_functions
 from ._custom_types import Matrix, Scalar, State
 from ._errors import InputError
-from ._model import GenericModel, _closest
+from ._layout import StateLayout
+from ._model import AbstractModel, GenericModel, _closest
 
 
 class CompiledModel(eqx.Module):
@@ -28,23 +29,28 @@ class CompiledModel(eqx.Module):
     it to `diffrax.diffeqsolve` directly.
     """
 
-    params: dict[str, Float[Array, ""]]
-    state_names: tuple[str, ...] = eqx.field(static=True)
+    params: dict[str, Float[Array, " *shape"]]
+    layout: StateLayout = eqx.field(static=True)
     name: str = eqx.field(static=True)
     checked: bool = eqx.field(static=True)
-    functions: ModelFunctions = eqx.field(static=True)
+    functions: AbstractFunctions = eqx.field(static=True)
 
     @property
     def n(self) -> int:
         """The number of state variables."""
-        return len(self.state_names)
+        return self.layout.n
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """The state variables' names (a structured model: its fields' names)."""
+        return self.layout.names
 
     @property
     def param_names(self) -> tuple[str, ...]:
         """Parameter names, in the order of the generated code's parameter vector."""
         return tuple(sorted(self.params))
 
-    def _p(self, overrides: Mapping[str, object] | None = None) -> Float[Array, " p"]:
+    def _p(self, overrides: Mapping[str, object] | None = None) -> dict[str, Array]:
         values = dict(self.params)
         if overrides is not None:
             if not isinstance(overrides, Mapping):
@@ -56,9 +62,7 @@ class CompiledModel(eqx.Module):
                 if key not in values:
                     raise InputError(f"args[{key!r}]: not a parameter{_closest(str(key), values)}.")
                 values[key] = value
-        if not values:
-            return jnp.zeros((0,))
-        return jnp.stack([jnp.asarray(values[k], dtype=float) for k in sorted(values)])
+        return values
 
     def vector_field(self, t: Scalar, y: State, args: Mapping | None = None) -> State:
         r"""$\dot x = L(x)\nabla E(x) + M(x)\nabla S(x)$, with the signature diffrax expects.
@@ -66,15 +70,15 @@ class CompiledModel(eqx.Module):
         `args` is `None` (use `self.params`) or a mapping of parameter overrides.
         """
         del t
-        return self.functions.rates(y, self._p(args))[0]
+        return self.functions.rates(y, self._p(args))
 
     def energy(self, y: State) -> Scalar:
         """$E(x)$."""
-        return self.functions.energy(y, self._p())[0]
+        return self.functions.observables(y, self._p())[0]
 
     def entropy(self, y: State) -> Scalar:
         """$S(x)$."""
-        return self.functions.entropy(y, self._p())[0]
+        return self.functions.observables(y, self._p())[1]
 
     def entropy_production(self, y: State) -> Scalar:
         r"""$\nabla S\cdot M\nabla S \ge 0$, the rate of entropy production."""
@@ -104,6 +108,18 @@ class CompiledModel(eqx.Module):
         r"""`(L, M, grad E, grad S)` at `y`, evaluated together."""
         return self.functions.operators(y, self._p())
 
+    def apply(self, y: State, v_poisson: State, v_friction: State) -> tuple[State, State]:
+        """`(L(y) v_poisson, M(y) v_friction)` without forming `L` or `M` (for structured
+        models; a flat model multiplies its dense operators)."""
+        return self.functions.apply(y, self._p(), v_poisson, v_friction)
+
+    def fields(self, y: State) -> dict[str, dict[str, Array]]:
+        """Per cell kind: `energy`, `entropy` and `entropy_production` densities as arrays
+        of the kind's shape (structured models only). Interaction energies and entropy
+        production are shared equally by the cells an interaction joins, so each field
+        sums to its total."""
+        return self.functions.fields(y, self._p())
+
     @property
     def term(self) -> GenericTerm:
         """The model as a Diffrax term, for `diffrax.diffeqsolve` with any solver.
@@ -124,16 +140,10 @@ class CompiledModel(eqx.Module):
 
     def index(self, name: str) -> int:
         """The position of the state variable `name`."""
-        try:
-            return self.state_names.index(name)
-        except ValueError:
-            raise InputError(
-                f"{name!r} is not a state variable{_closest(name, self.state_names)}; "
-                f"the state is {list(self.state_names)}."
-            ) from None
+        return self.layout.index(name)
 
 
-def compile(model: GenericModel, *, check: bool = True) -> CompiledModel:
+def compile(model: GenericModel | AbstractModel, *, check: bool = True) -> CompiledModel:
     """Compile a `GenericModel` to a [`generic_mm.CompiledModel`][].
 
     Code is generated once per model (with common-subexpression elimination) and cached:
@@ -149,21 +159,23 @@ def compile(model: GenericModel, *, check: bool = True) -> CompiledModel:
 
     **Returns:** a `CompiledModel`.
     """
-    if not isinstance(model, GenericModel):
-        raise InputError(f"compile: expected a GenericModel, got {type(model).__name__}.")
+    if not isinstance(model, (GenericModel, AbstractModel)):
+        raise InputError(
+            f"compile: expected a GenericModel or a StructuredModel, got {type(model).__name__}."
+        )
     if check:
         _check(model).raise_if_failed()
     return model._cached(("compiled", bool(check)), lambda: _build(model, bool(check)))
 
 
-def _build(model: GenericModel, checked: bool) -> CompiledModel:
-    params = {s.name: jnp.asarray(model.params[s], dtype=float) for s in model.param_symbols}
+def _build(model: GenericModel | AbstractModel, checked: bool) -> CompiledModel:
+    if isinstance(model, AbstractModel):
+        params, layout, functions = model._compile_parts()
+    else:
+        params = {s.name: jnp.asarray(model.params[s], dtype=float) for s in model.param_symbols}
+        layout, functions = StateLayout.flat(model.state_names), model_functions(model)
     return CompiledModel(
-        params=params,
-        state_names=model.state_names,
-        name=model.name,
-        checked=checked,
-        functions=model_functions(model),
+        params=params, layout=layout, name=model.name, checked=checked, functions=functions
     )
 
 

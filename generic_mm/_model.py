@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -85,6 +86,29 @@ def _as_matrix(value: Any, field: str, n: int, names: Sequence[str]) -> sp.Immut
         for i in range(n)
     ]
     return sp.ImmutableMatrix(entries)
+
+
+class AbstractModel(abc.ABC):
+    """A model that is not one flat SymPy system (e.g. `generic_mm.structured.StructuredModel`).
+
+    It hands the core what a flat model gets from code generation: parameter leaves, a
+    state layout and an `AbstractFunctions`, plus its own consistency report; `compile`,
+    `check` and `simulate` then treat it as any model.
+    """
+
+    name: str
+
+    @abc.abstractmethod
+    def _compile_parts(self):
+        """`(params, layout, functions)` for `CompiledModel`."""
+
+    @abc.abstractmethod
+    def _check(self, *, samples: int, rtol: float, seed: int, symbolic_timeout: float):
+        """The `ConsistencyReport` of the model."""
+
+    @abc.abstractmethod
+    def _cached(self, key, build):
+        """`build()`, computed once per key."""
 
 
 class GenericModel:

@@ -64,7 +64,7 @@ class SampledChecks:
         self.model = model
         self.rtol = rtol
         self.ys, self.ps = sample_points(model, samples, seed)
-        ops = model_functions(model).operators
+        ops = model_functions(model).program("operators")
         L, M, gE, gS = jax.jit(jax.vmap(ops))(jnp.asarray(self.ys), jnp.asarray(self.ps))
         self.L, self.M, self.gE, self.gS = (np.asarray(a) for a in (L, M, gE, gS))
         finite = [
@@ -181,7 +181,7 @@ class SampledChecks:
         return self._degeneracy("friction_degeneracy", self.M, self.gE, "M grad E")
 
     def jacobi(self) -> CheckResult:
-        ops = model_functions(self.model).operators
+        ops = model_functions(self.model).program("operators")
 
         def one(args):
             y, p = args

@@ -15,7 +15,7 @@ import sympy as sp
 
 from ._compiled import CompiledModel, compile as _compile
 from ._errors import InputError, SimulationError
-from ._model import GenericModel, _closest
+from ._model import AbstractModel, GenericModel, _closest
 from ._sharding import shard_batch
 from ._trajectory import Trajectory
 
@@ -25,7 +25,7 @@ def _is_traced(x: Any) -> bool:
 
 
 def _as_compiled(model: Any, check: bool) -> CompiledModel:
-    if isinstance(model, GenericModel):
+    if isinstance(model, (GenericModel, AbstractModel)):
         return _compile(model, check=check)
     if isinstance(model, CompiledModel):
         if check and not model.checked:
@@ -35,7 +35,8 @@ def _as_compiled(model: Any, check: bool) -> CompiledModel:
             )
         return model
     raise InputError(
-        f"simulate: expected a GenericModel or CompiledModel, got {type(model).__name__}."
+        f"simulate: expected a GenericModel, StructuredModel or CompiledModel, got "
+        f"{type(model).__name__}."
     )
 
 
@@ -55,6 +56,9 @@ def _check_finite(value: Any, where: str) -> None:
 def _initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | None]:
     """`y0` as an array `(n,)` or `(B, n)`, and the batch size (or None)."""
     n, names = compiled.n, compiled.state_names
+    if isinstance(y0, Mapping) and not compiled.layout.is_flat:
+        values = {_key_name(k, "y0"): v for k, v in y0.items()}
+        return compiled.layout.pack(values), None
     if isinstance(y0, Mapping):
         values: dict[str, Any] = {}
         for key, value in y0.items():
@@ -94,8 +98,9 @@ def _initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | N
             f"got {type(y0).__name__}."
         ) from None
     if arr.ndim not in (1, 2) or arr.shape[-1] != n:
+        what = list(names) if compiled.layout.is_flat else f"fields {list(names)}"
         raise InputError(
-            f"y0: expected shape ({n},) or (B, {n}) for the state {list(names)}, got {arr.shape}."
+            f"y0: expected shape ({n},) or (B, {n}) for the state {what}, got {arr.shape}."
         )
     _check_finite(arr, "y0")
     return arr, (arr.shape[0] if arr.ndim == 2 else None)
@@ -322,7 +327,7 @@ def simulate(
         energy_tolerance=e_tol,
         entropy_tolerance=s_tol,
         num_steps=num_steps,
-        state_names=compiled.state_names,
+        layout=compiled.layout,
     )
     if not _is_traced(traj) and not traj.ok:
         warnings.warn(
@@ -377,7 +382,7 @@ def _raise_on_failure(ys, result, t_end, y_end, compiled: CompiledModel, max_ste
         result = jax.tree_util.tree_map(lambda a: a.reshape(-1)[member], result)
     t = float(np.asarray(t_end).reshape(-1)[member or 0])
     y = np.asarray(y_end).reshape(-1, compiled.n)[member or 0]
-    state = ", ".join(f"{n}={v:.6g}" for n, v in zip(compiled.state_names, y))
+    state = compiled.layout.describe(y)
     reason = str(diffrax.RESULTS[result]).split("\n")[0]
     if bool(result == diffrax.RESULTS.max_steps_reached):
         key = "max_steps"

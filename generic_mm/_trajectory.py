@@ -7,8 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from ._errors import InputError
-from ._model import _closest
+from ._layout import StateLayout
 
 
 class Trajectory(eqx.Module):
@@ -23,7 +22,8 @@ class Trajectory(eqx.Module):
     - `ys`: states, shape `(T, n)` or `(B, T, n)`; `traj["q"]` selects one variable.
     - `energy`, `entropy`, `entropy_production`: $E$, $S$ and
         $\nabla S\cdot M\nabla S$ at the saved times, shape `(T,)` or `(B, T)`.
-    - `state_names`: names of the state variables.
+    - `layout`: how `ys` is made of named variables (or, for structured models, fields);
+        `state_names` lists the names.
     - `energy_tolerance`: the drift of $E$ above which a saved step is flagged
         (`10 (rtol |E_0| + atol)` from the solve's tolerances).
     - `num_steps`: the number of solver steps taken.
@@ -37,16 +37,17 @@ class Trajectory(eqx.Module):
     energy_tolerance: Float[Array, "*batch"]
     entropy_tolerance: Float[Array, "*batch"]
     num_steps: Int[Array, "*batch"]
-    state_names: tuple[str, ...] = eqx.field(static=True)
+    layout: StateLayout = eqx.field(static=True)
 
-    def __getitem__(self, name: str) -> Float[Array, "*batch T"]:
-        """The time series of the state variable `name`."""
-        if not isinstance(name, str) or name not in self.state_names:
-            raise InputError(
-                f"trajectory[{name!r}]: not a state variable{_closest(str(name), self.state_names)}; "
-                f"the state is {list(self.state_names)}."
-            )
-        return self.ys[..., self.state_names.index(name)]
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """Names of the state variables (structured models: of the fields)."""
+        return self.layout.names
+
+    def __getitem__(self, name: str) -> Float[Array, "*batch T ..."]:
+        """The time series of the state variable `name`; for a structured model, of the
+        field `name`, with the field's shape after the time axis (e.g. `(T, nx, ny)`)."""
+        return self.layout.select(self.ys, name)
 
     @property
     def _valid(self) -> Bool[Array, "*batch T"]:
@@ -98,8 +99,7 @@ class Trajectory(eqx.Module):
         else:
             valid = np.isfinite(np.asarray(self.ts))
             last = int(np.nonzero(valid)[0][-1])
-            final = ", ".join(f"{n}={v:.6g}" for n, v in zip(self.state_names, ys[last]))
-            lines.append(f"t = {float(self.ts[last]):.6g}: {final}")
+            lines.append(f"t = {float(self.ts[last]):.6g}: {self.layout.describe(ys[last])}")
             lines.append(
                 f"E: {float(self.energy[0]):.12g} -> {float(self.energy[last]):.12g} "
                 f"(relative drift {float(self.energy_drift):.3e})"

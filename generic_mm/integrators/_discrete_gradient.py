@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 
 import diffrax
 import jax.numpy as jnp
+import lineax as lx
 import optimistix as optx
 from diffrax import RESULTS, LocalLinearInterpolation
 
@@ -38,13 +39,15 @@ def gonzalez(grad_mid, f0, f1, d, mid=None):
     return grad_mid + coef * d
 
 
+def _ratio(num, den):
+    ok = den != 0
+    return jnp.where(ok, num / jnp.where(ok, den, 1.0), 0.0)
+
+
 def oblique_projector(a, g):
-    r"""$P = I - a g^T / (g\cdot a)$, whose transpose annihilates $g$ ($P^T g = 0$) and which
-    leaves vectors orthogonal to $g$... along $a$; the identity when $g\cdot a = 0$."""
-    denom = jnp.dot(g, a)
-    ok = denom != 0
-    scale = jnp.where(ok, 1.0 / jnp.where(ok, denom, 1.0), 0.0)
-    return jnp.eye(a.shape[0], dtype=a.dtype) - scale * jnp.outer(a, g)
+    r"""$P = I - a g^T / (g\cdot a)$ as a dense matrix: $P^T g = 0$, $P a = 0$; the identity
+    when $g\cdot a = 0$. (The solver applies it matrix-free; this is for inspection.)"""
+    return jnp.eye(a.shape[0], dtype=a.dtype) - _ratio(1.0, jnp.dot(g, a)) * jnp.outer(a, g)
 
 
 def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entropy", at_x=None):
@@ -57,26 +60,35 @@ def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entrop
     $b = \bar g_E$ (`"energy"`). Then $\bar L\bar g_S = 0$ and $\bar M\bar g_E = 0$ exactly,
     $\bar L$ is antisymmetric and $\bar M$ symmetric positive semi-definite.
 
+    Everything is matrix-free: the projectors are rank-one updates and $L$, $M$ enter only
+    through the products `model.apply(m, v, w)`, so the cost is that of a vector-field
+    evaluation (linear in the number of cells for a structured model).
+
     `at_x` may carry $(E(x), S(x))$, constant over a step's Newton iterations.
     """
     d = y - x
     m = 0.5 * (x + y)
-    L, M, gE_mid, gS_mid = model.operators(m)
+    gE_mid, gS_mid = model.functions.gradients(m, model._p())
     E0, S0 = model.observables(x)[:2] if at_x is None else at_x
     E1, S1, _ = model.observables(y)
     gE = gonzalez(gE_mid, E0, E1, d, m)
     gS = gonzalez(gS_mid, S0, S1, d, m)
-    P = oblique_projector(gS, gS)
-    L_bar = P @ L @ P.T
     if friction_projection == "entropy":
         cross = jnp.dot(gE, gS)
         usable = jnp.abs(cross) > 1e-8 * jnp.linalg.norm(gE) * jnp.linalg.norm(gS)
         b = jnp.where(usable, gS, gE)
     else:
         b = gE
-    Q = oblique_projector(b, gE)
-    M_bar = Q @ M @ Q.T
-    return L_bar @ gE + M_bar @ gS
+    ss, eb = jnp.dot(gS, gS), jnp.dot(gE, b)
+    w = gE - _ratio(jnp.dot(gS, gE), ss) * gS  # P^T gE
+    z = gS - _ratio(jnp.dot(b, gS), eb) * gE  # Q^T gS
+    Lw, Mz = model.apply(m, w, z)
+    return (Lw - _ratio(jnp.dot(gS, Lw), ss) * gS) + (Mz - _ratio(jnp.dot(gE, Mz), eb) * b)
+
+
+DENSE_LIMIT = 400
+"""Up to this many state variables the Newton step factorises the dense Jacobian (LU);
+above it, the Jacobian is only applied (JAX `jvp`) inside GMRES."""
 
 
 def _model_of(terms, args) -> CompiledModel:
@@ -99,7 +111,9 @@ def _model_of(terms, args) -> CompiledModel:
 class DiscreteGradient(diffrax.AbstractSolver):
     r"""A structure-preserving GENERIC solver (second order, fixed step).
 
-    Each step solves, by Newton's method (Optimistix; Jacobian by JAX autodiff),
+    Each step solves, by Newton's method (Optimistix; Jacobian by JAX autodiff; dense LU
+    up to `DENSE_LIMIT` = 400 variables, matrix-free GMRES above, so large structured models
+    never form an $n\times n$ matrix),
     $$y - x = h\,(\bar L\,\bar g_E + \bar M\,\bar g_S),$$
     with Gonzalez midpoint discrete gradients $\bar g_E$, $\bar g_S$ and the operators at the
     midpoint projected so that $\bar L\bar g_S = 0$, $\bar M\bar g_E = 0$ hold discretely
@@ -119,8 +133,10 @@ class DiscreteGradient(diffrax.AbstractSolver):
 
     **Arguments** (all optional):
 
-    - `root_finder`: an Optimistix root finder (default `optimistix.Newton` with
-        `rtol = atol = 1e-12`; Newton's quadratic convergence then leaves round-off).
+    - `root_finder`: an Optimistix root finder. Default: `optimistix.Newton` with
+        `rtol = atol = 1e-12` (Newton's quadratic convergence then leaves round-off) and
+        the linear solver chosen by size: `lineax.LU` for at most 400 variables,
+        `lineax.GMRES` (`rtol = 1e-11`, restart 40) with Jacobian-vector products above.
     - `max_newton_steps`: Newton iterations per step before the step fails.
     - `friction_projection`: `"entropy"` (default) or `"energy"`: the direction $b$ of
         the friction projection (see above).
@@ -129,7 +145,7 @@ class DiscreteGradient(diffrax.AbstractSolver):
     term_structure: ClassVar = diffrax.AbstractTerm
     interpolation_cls: ClassVar[Callable[..., LocalLinearInterpolation]] = LocalLinearInterpolation
 
-    root_finder: optx.AbstractRootFinder = optx.Newton(rtol=1e-12, atol=1e-12)
+    root_finder: optx.AbstractRootFinder | None = None
     max_newton_steps: int = 50
     friction_projection: Literal["entropy", "energy"] = "entropy"
 
@@ -167,7 +183,11 @@ class DiscreteGradient(diffrax.AbstractSolver):
 
         guess = y0 + h * model.vector_field(t0, y0)
         sol = optx.root_find(
-            residual, self.root_finder, guess, throw=False, max_steps=self.max_newton_steps
+            residual,
+            _newton(y0.shape[0]) if self.root_finder is None else self.root_finder,
+            guess,
+            throw=False,
+            max_steps=self.max_newton_steps,
         )
         y1 = sol.value
         # Newton's Cauchy termination can stop at a stationary point of the residual that is
@@ -182,3 +202,10 @@ class DiscreteGradient(diffrax.AbstractSolver):
 
     def func(self, terms, t0, y0, args):
         return terms.vf(t0, y0, args)
+
+
+def _newton(n: int) -> optx.Newton:
+    if n <= DENSE_LIMIT:
+        return optx.Newton(rtol=1e-12, atol=1e-12, linear_solver=lx.LU())
+    gmres = lx.GMRES(rtol=1e-11, atol=1e-14, restart=40, stagnation_iters=40, max_steps=2000)
+    return optx.Newton(rtol=1e-12, atol=1e-12, linear_solver=gmres)
