@@ -269,33 +269,33 @@ def _assemble(exprs: Sequence[sp.Basic], shape: tuple[int, ...], ev: _Evaluator,
 class AbstractFunctions(abc.ABC):
     """What a compiled model evaluates: the interface between a model and `CompiledModel`.
 
-    Every method takes a state `y` (shape `(n,)`) and the parameters `p` (a dict name ->
-    array). `ModelFunctions` implements it for a flat `GenericModel` (dense SymPy operators);
+    Every method takes a state `y` (shape `(n,)`), the parameters `p` (a dict name ->
+    array) and `data` (a dict of integer arrays such as edge lists; empty for flat models). `ModelFunctions` implements it for a flat `GenericModel` (dense SymPy operators);
     `generic_mm.structured` implements it with gathers over edges and segment sums, without
     ever forming an `n x n` matrix (except in `operators`, for small models and checks).
     """
 
     @abc.abstractmethod
-    def rates(self, y, p):
+    def rates(self, y, p, data):
         """`L grad E + M grad S`."""
 
     @abc.abstractmethod
-    def observables(self, y, p):
+    def observables(self, y, p, data):
         """`(E, S, grad S . M grad S)`."""
 
     @abc.abstractmethod
-    def gradients(self, y, p):
+    def gradients(self, y, p, data):
         """`(grad E, grad S)`."""
 
     @abc.abstractmethod
-    def operators(self, y, p):
+    def operators(self, y, p, data):
         """`(L, M, grad E, grad S)` with dense `L` and `M`."""
 
     @abc.abstractmethod
-    def apply(self, y, p, v_poisson, v_friction):
+    def apply(self, y, p, data, v_poisson, v_friction):
         """`(L(y) v_poisson, M(y) v_friction)`: the operators as matrix-free products."""
 
-    def fields(self, y, p):
+    def fields(self, y, p, data):
         """Energy, entropy and entropy production per cell (structured models only)."""
         raise InputError(
             "fields: this is a flat model (one SymPy matrix); fields exist for structured models."
@@ -332,20 +332,20 @@ class ModelFunctions(AbstractFunctions):
             return jnp.zeros((0,))
         return jnp.stack([jnp.asarray(p[k], dtype=float) for k in self._names])
 
-    def rates(self, y, p):
+    def rates(self, y, p, data):
         return self.program("rates")(y, self._vector(p))[0]
 
-    def observables(self, y, p):
+    def observables(self, y, p, data):
         return self.program("observables")(y, self._vector(p))
 
-    def gradients(self, y, p):
+    def gradients(self, y, p, data):
         return self.program("gradients")(y, self._vector(p))
 
-    def operators(self, y, p):
+    def operators(self, y, p, data):
         return self.program("operators")(y, self._vector(p))
 
-    def apply(self, y, p, v_poisson, v_friction):
-        L, M, _, _ = self.operators(y, p)
+    def apply(self, y, p, data, v_poisson, v_friction):
+        L, M, _, _ = self.operators(y, p, data)
         return L @ v_poisson, M @ v_friction
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import diffrax
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from ._checks import check as _check
 from ._codegen import AbstractFunctions, model_functions
@@ -30,6 +30,7 @@ class CompiledModel(eqx.Module):
     """
 
     params: dict[str, Float[Array, " *shape"]]
+    data: dict[str, Int[Array, " ..."]]
     layout: StateLayout = eqx.field(static=True)
     name: str = eqx.field(static=True)
     checked: bool = eqx.field(static=True)
@@ -70,55 +71,59 @@ class CompiledModel(eqx.Module):
         `args` is `None` (use `self.params`) or a mapping of parameter overrides.
         """
         del t
-        return self.functions.rates(y, self._p(args))
+        return self.functions.rates(y, self._p(args), self.data)
 
     def energy(self, y: State) -> Scalar:
         """$E(x)$."""
-        return self.functions.observables(y, self._p())[0]
+        return self.functions.observables(y, self._p(), self.data)[0]
 
     def entropy(self, y: State) -> Scalar:
         """$S(x)$."""
-        return self.functions.observables(y, self._p())[1]
+        return self.functions.observables(y, self._p(), self.data)[1]
 
     def entropy_production(self, y: State) -> Scalar:
         r"""$\nabla S\cdot M\nabla S \ge 0$, the rate of entropy production."""
-        return self.functions.observables(y, self._p())[2]
+        return self.functions.observables(y, self._p(), self.data)[2]
 
     def observables(self, y: State) -> tuple[Scalar, Scalar, Scalar]:
         """`(E, S, entropy production)` at `y`, evaluated together (shared subexpressions)."""
-        return self.functions.observables(y, self._p())
+        return self.functions.observables(y, self._p(), self.data)
+
+    def gradients(self, y: State) -> tuple[State, State]:
+        r"""`(grad E, grad S)` at `y`, evaluated together."""
+        return self.functions.gradients(y, self._p(), self.data)
 
     def grad_energy(self, y: State) -> State:
         r"""$\nabla E(x)$ (derived symbolically)."""
-        return self.functions.gradients(y, self._p())[0]
+        return self.functions.gradients(y, self._p(), self.data)[0]
 
     def grad_entropy(self, y: State) -> State:
         r"""$\nabla S(x)$ (derived symbolically)."""
-        return self.functions.gradients(y, self._p())[1]
+        return self.functions.gradients(y, self._p(), self.data)[1]
 
     def poisson(self, y: State) -> Matrix:
         """The Poisson operator $L(x)$."""
-        return self.functions.operators(y, self._p())[0]
+        return self.functions.operators(y, self._p(), self.data)[0]
 
     def friction(self, y: State) -> Matrix:
         """The friction operator $M(x)$."""
-        return self.functions.operators(y, self._p())[1]
+        return self.functions.operators(y, self._p(), self.data)[1]
 
     def operators(self, y: State) -> tuple[Matrix, Matrix, State, State]:
         r"""`(L, M, grad E, grad S)` at `y`, evaluated together."""
-        return self.functions.operators(y, self._p())
+        return self.functions.operators(y, self._p(), self.data)
 
     def apply(self, y: State, v_poisson: State, v_friction: State) -> tuple[State, State]:
         """`(L(y) v_poisson, M(y) v_friction)` without forming `L` or `M` (for structured
         models; a flat model multiplies its dense operators)."""
-        return self.functions.apply(y, self._p(), v_poisson, v_friction)
+        return self.functions.apply(y, self._p(), self.data, v_poisson, v_friction)
 
     def fields(self, y: State) -> dict[str, dict[str, Array]]:
         """Per cell kind: `energy`, `entropy` and `entropy_production` densities as arrays
         of the kind's shape (structured models only). Interaction energies and entropy
         production are shared equally by the cells an interaction joins, so each field
         sums to its total."""
-        return self.functions.fields(y, self._p())
+        return self.functions.fields(y, self._p(), self.data)
 
     @property
     def term(self) -> GenericTerm:
@@ -170,12 +175,17 @@ def compile(model: GenericModel | AbstractModel, *, check: bool = True) -> Compi
 
 def _build(model: GenericModel | AbstractModel, checked: bool) -> CompiledModel:
     if isinstance(model, AbstractModel):
-        params, layout, functions = model._compile_parts()
+        params, data, layout, functions = model._compile_parts()
     else:
         params = {s.name: jnp.asarray(model.params[s], dtype=float) for s in model.param_symbols}
-        layout, functions = StateLayout.flat(model.state_names), model_functions(model)
+        data, layout, functions = {}, StateLayout.flat(model.state_names), model_functions(model)
     return CompiledModel(
-        params=params, layout=layout, name=model.name, checked=checked, functions=functions
+        params=params,
+        data=data,
+        layout=layout,
+        name=model.name,
+        checked=checked,
+        functions=functions,
     )
 
 

@@ -100,7 +100,7 @@ class AbstractModel(abc.ABC):
 
     @abc.abstractmethod
     def _compile_parts(self):
-        """`(params, layout, functions)` for `CompiledModel`."""
+        """`(params, data, layout, functions)` for `CompiledModel`."""
 
     @abc.abstractmethod
     def _check(self, *, samples: int, rtol: float, seed: int, symbolic_timeout: float):

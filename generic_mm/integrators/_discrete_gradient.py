@@ -68,7 +68,7 @@ def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entrop
     """
     d = y - x
     m = 0.5 * (x + y)
-    gE_mid, gS_mid = model.functions.gradients(m, model._p())
+    gE_mid, gS_mid = model.gradients(m)
     E0, S0 = model.observables(x)[:2] if at_x is None else at_x
     E1, S1, _ = model.observables(y)
     gE = gonzalez(gE_mid, E0, E1, d, m)

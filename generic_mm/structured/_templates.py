@@ -1,0 +1,243 @@
+"""Cell and interaction templates, and the `Side` through which interactions see cells."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .._errors import ModelError
+from .._model import _as_scalar_expr, _closest
+from ._graph import Grid
+
+
+def _symbol(value: Any, where: str) -> sp.Symbol:
+    if isinstance(value, str):
+        return sp.Symbol(value, real=True)
+    if isinstance(value, sp.Symbol):
+        return value
+    raise ModelError(f"{where}: expected a SymPy Symbol or a name, got {type(value).__name__}.")
+
+
+def _values(params: Mapping | None, size: int, shape: tuple[int, ...], where: str) -> dict:
+    """Parameter symbol -> a float or a float64 array of `size` values (one per cell/edge)."""
+    out: dict[sp.Symbol, float | np.ndarray] = {}
+    for key, value in (params or {}).items():
+        sym = _symbol(key, f"{where} params")
+        if sym in out:
+            raise ModelError(f"{where} params: {sym.name!r} is given twice.")
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ModelError(
+                f"{where} params[{sym.name!r}]: expected a number or an array of numbers, got "
+                f"{type(value).__name__}."
+            ) from None
+        if arr.shape not in ((), (size,), shape):
+            raise ModelError(
+                f"{where} params[{sym.name!r}]: expected a number or an array of shape "
+                f"{shape if shape != (size,) else (size,)}, got shape {arr.shape}."
+            )
+        if not np.all(np.isfinite(arr)):
+            raise ModelError(f"{where} params[{sym.name!r}]: contains non-finite values.")
+        out[sym] = float(arr) if arr.ndim == 0 else arr.reshape(-1)
+    return out
+
+
+def _domain(domain: Mapping | None, where: str) -> dict[str, tuple[float, float]]:
+    out = {}
+    for key, interval in (domain or {}).items():
+        name = _symbol(key, f"{where} domain").name
+        try:
+            lo, hi = (float(v) for v in interval)
+        except (TypeError, ValueError):
+            raise ModelError(f"{where} domain[{name!r}]: expected (lo, hi).") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ModelError(f"{where} domain[{name!r}]: expected finite lo < hi, got {interval}.")
+        out[name] = (lo, hi)
+    return out
+
+
+class Cells:
+    r"""A kind of cell: local state variables with a local energy and entropy, repeated.
+
+    **Arguments:**
+
+    - `name`: the kind's name (fields are reported as `name.variable`).
+    - `state`: the local state variables (SymPy symbols or names).
+    - `energy`, `entropy`: the energy $e(x_i)$ and entropy $s(x_i)$ of one cell.
+    - `shape`: where the cells are: a [`generic_mm.structured.Grid`][], a number of cells, or
+        a shape tuple (fields are returned with this shape).
+    - `params`: symbol (or name) -> a number, or an array with one value per cell (e.g. by
+        phase).
+    - `domain`: symbol (or name) -> `(lo, hi)`: where the template checks sample.
+
+    The total energy and entropy are $E = \sum_i e(x_i) + \sum_\text{edges}\phi$ and
+    $S = \sum_i s(x_i)$.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        state: Sequence[Any],
+        energy: Any,
+        entropy: Any,
+        *,
+        shape: Grid | int | Sequence[int],
+        params: Mapping | None = None,
+        domain: Mapping | None = None,
+    ):
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ModelError(f"Cells: name must be an identifier, got {name!r}.")
+        where = f"cells {name!r}"
+        self.name = name
+        self.grid = shape if isinstance(shape, Grid) else None
+        if isinstance(shape, Grid):
+            self.shape = shape.shape
+        elif isinstance(shape, (int, np.integer)):
+            self.shape = (int(shape),)
+        else:
+            self.shape = tuple(int(s) for s in shape)
+        if not self.shape or any(s < 1 for s in self.shape):
+            raise ModelError(f"{where}: shape must be positive, got {self.shape}.")
+        self.count = math.prod(self.shape)
+        self.state = tuple(_symbol(s, f"{where} state[{i}]") for i, s in enumerate(state))
+        if not self.state or len(set(self.state)) != len(self.state):
+            raise ModelError(f"{where}: state must be distinct symbols, got {self.state}.")
+        self.params = _values(params, self.count, self.shape, where)
+        self.domain = _domain(domain, where)
+        self.energy = _as_scalar_expr(energy, f"{where} energy")
+        self.entropy = _as_scalar_expr(entropy, f"{where} entropy")
+        known = set(self.state) | set(self.params)
+        for field, expr in (("energy", self.energy), ("entropy", self.entropy)):
+            unknown = sorted(s.name for s in expr.free_symbols - known)
+            if unknown:
+                raise ModelError(
+                    f"{where} {field}: unknown symbol {unknown[0]!r}"
+                    f"{_closest(unknown[0], [s.name for s in known])}; cell templates may use "
+                    "their state and params."
+                )
+
+    def __repr__(self) -> str:
+        return f"Cells({self.name!r}, state={[s.name for s in self.state]}, shape={self.shape})"
+
+
+class Side:
+    """One cell of an interaction, as the interaction's template sees it.
+
+    `side.x` is the state variable `x` of that cell (symbol `x_a` on side `a`), `side.k` its
+    cell parameter `k`, and `side.dE("x")` the conjugate $\\partial E/\\partial x$ at that
+    cell: the derivative of the *total* energy, which friction blocks use (e.g. a
+    temperature) so that $M\\nabla E = 0$ holds in the assembled model.
+    """
+
+    def __init__(self, cells: Cells, letter: str):
+        self._cells = cells
+        self._letter = letter
+        self._vars = {
+            v.name: sp.Symbol(f"{v.name}_{letter}", **v.assumptions0) for v in cells.state
+        }
+        self._params = {
+            p.name: sp.Symbol(f"{p.name}_{letter}", **p.assumptions0) for p in cells.params
+        }
+        self._conj: dict[str, sp.Symbol] = {}
+        for v in cells.state:
+            positive = bool(sp.diff(cells.energy, v).is_positive)
+            kind = {"positive": True} if positive else {"real": True}
+            self._conj[v.name] = sp.Symbol(f"dE_d{v.name}_{letter}", **kind)
+
+    @property
+    def state(self) -> tuple[sp.Symbol, ...]:
+        """This side's state variables, in the cell's order."""
+        return tuple(self._vars.values())
+
+    def dE(self, name: str) -> sp.Symbol:
+        """The conjugate $\\partial E/\\partial x$ of state variable `name` at this cell."""
+        if name not in self._conj:
+            raise ModelError(
+                f"dE({name!r}): not a state variable of cells {self._cells.name!r}"
+                f"{_closest(name, self._conj)}; they have {list(self._conj)}."
+            )
+        return self._conj[name]
+
+    def __getattr__(self, name: str) -> sp.Symbol:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._vars:
+            return self._vars[name]
+        if name in self._params:
+            return self._params[name]
+        known = [*self._vars, *self._params]
+        raise ModelError(
+            f"side {self._letter!r} (cells {self._cells.name!r}) has no variable or parameter "
+            f"{name!r}{_closest(name, known)}; it has {known}."
+        )
+
+
+class Interaction:
+    r"""A template repeated over the edges of a graph: an energy and Poisson and friction
+    blocks acting on the cells each edge joins.
+
+    **Arguments:**
+
+    - `name`: the interaction's name.
+    - `cells`: the kind(s) of cell on each side: one name for a site term (arity 1), two
+        for pairs, more for larger stencils.
+    - `edges`: integer array `(n_edges, arity)` of cell indices (e.g. `Grid.edges`).
+    - `energy`: `f(a, b, ...) -> expr`, an energy $\phi$ per edge (e.g. a spring or pair
+        potential), or `None`.
+    - `poisson`, `friction`: `f(a, b, ...) -> Matrix` of size $K\times K$, $K$ the number of
+        local variables of all sides (`a.state + b.state + ...`), or `None`. Each receives
+        one [`generic_mm.structured.Side`][] per cell.
+    - `params`: symbol (or name) -> a number or one value per edge.
+    - `domain`: symbol (or name) -> `(lo, hi)` for the template checks.
+
+    **Example** (Fourier conduction with conductance `kappa`, in entropy variables):
+
+    ```python
+    kappa = sp.Symbol("kappa", positive=True)
+    Interaction("conduction", ("cell", "cell"), grid.edges,
+                friction=lambda a, b: kappa * sp.Matrix(
+                    [[a.dE("s") ** -1 * b.dE("s"), -1], [-1, a.dE("s") / b.dE("s")]]),
+                params={kappa: 1.0})
+    ```
+    """
+
+    def __init__(
+        self,
+        name: str,
+        cells: str | Sequence[str],
+        edges: Any,
+        *,
+        energy: Callable[..., Any] | None = None,
+        poisson: Callable[..., Any] | None = None,
+        friction: Callable[..., Any] | None = None,
+        params: Mapping | None = None,
+        domain: Mapping | None = None,
+    ):
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ModelError(f"Interaction: name must be an identifier, got {name!r}.")
+        self.name = name
+        self.cells = (cells,) if isinstance(cells, str) else tuple(cells)
+        if not self.cells or not all(isinstance(c, str) for c in self.cells):
+            raise ModelError(f"interaction {name!r}: cells must be kind names, got {cells!r}.")
+        self.edges = edges
+        for field, fn in (("energy", energy), ("poisson", poisson), ("friction", friction)):
+            if fn is not None and not callable(fn):
+                raise ModelError(
+                    f"interaction {name!r} {field}: expected a function of the sides "
+                    f"(lambda a, b: ...), got {type(fn).__name__}."
+                )
+        if energy is None and poisson is None and friction is None:
+            raise ModelError(
+                f"interaction {name!r}: give at least one of energy, poisson, friction."
+            )
+        self.energy_fn, self.poisson_fn, self.friction_fn = energy, poisson, friction
+        self.raw_params = params
+        self.domain = _domain(domain, f"interaction {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Interaction({self.name!r}, cells={self.cells})"
