@@ -68,8 +68,14 @@ class StateLayout:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Variable names (flat models) or field names (structured models)."""
-        return tuple(self._lookup())
+        """Variable names (flat models) or field names (structured models): `var`, or
+        `kind.var` where kinds share a variable name."""
+        table = self._lookup()
+        out = []
+        for b in self.blocks:
+            for v in b.variables:
+                out.append(v if v in table and table[v][0] is b else f"{b.name}.{v}")
+        return tuple(out)
 
     def _lookup(self) -> dict[str, tuple[Block, int]]:
         table: dict[str, tuple[Block, int]] = {}
@@ -82,17 +88,14 @@ class StateLayout:
         for v, hits in short.items():
             if len(hits) == 1:
                 table[v] = hits[0]
-        if self.is_flat:
-            return table
-        # structured: list the unambiguous short names first, as users write them
-        return {k: table[k] for k in sorted(table, key=lambda k: ("." in k, k))}
+        return table
 
     def locate(self, name: str, where: str = "state") -> tuple[Block, int]:
         table = self._lookup()
         if not isinstance(name, str) or name not in table:
             raise InputError(
                 f"{where}[{name!r}]: not a state variable{_closest(str(name), table)}; "
-                f"the state is {list(table)}."
+                f"the state is {list(self.names)}."
             )
         return table[name]
 
@@ -145,9 +148,7 @@ class StateLayout:
         if self.is_flat:
             return ", ".join(f"{n}={v:.6g}" for n, v in zip(self.blocks[0].variables, y))
         out = []
-        for name, (block, j) in self._lookup().items():
-            if "." in name and block.variables[j] in self._lookup():
-                continue  # listed under its short name
+        for name in self.names:
             f = np.asarray(self.select(y, name))
             out.append(f"{name} in [{f.min():.6g}, {f.max():.6g}]")
         return ", ".join(out)
