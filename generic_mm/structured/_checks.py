@@ -81,8 +81,7 @@ def _block(model, r, shared) -> types.SimpleNamespace:
     L = r.poisson if r.poisson is not None else zero
     M = r.friction.xreplace(conj_sub) if r.friction is not None else zero
     grad_e = sp.ImmutableMatrix([c.xreplace(conj_sub) for c in r.conjugates])
-    values = {sym: model.cells[k].params[p] for j, p, sym in r.side_params for k in [r.kinds[j]]}
-    values.update(r.params)
+    values = _param_values(model, r)
     domain.update(r.domain)
     inputs = (*r.local_state, *free)
     return types.SimpleNamespace(
@@ -99,6 +98,14 @@ def _block(model, r, shared) -> types.SimpleNamespace:
         values=values,
         domain=domain,
     )
+
+
+def _param_values(model, r) -> dict:
+    """The values each parameter symbol of an interaction's programs takes (arrays per cell
+    or edge)."""
+    values = {sym: model.cells[r.kinds[j]].params[p] for j, p, sym in r.side_params}
+    values.update(r.params)
+    return values
 
 
 class _TemplateSamples(SampledChecks):
@@ -199,7 +206,7 @@ def _jacobi(model, samples, rtol, seed, timeout) -> CheckResult:
             energy=0,
             entropy=0,
             poisson=r.poisson,
-            params={s: float(np.mean(v)) for s, v in _block(model, r, set()).values.items()},
+            params={s: float(np.mean(v)) for s, v in _param_values(model, r).items()},
             name=f"{r.name} (site block)",
         )
         res = core_check(site, samples=samples, rtol=rtol, seed=seed, symbolic_timeout=timeout)

@@ -130,9 +130,11 @@ class StructuredFunctions(AbstractFunctions):
                 phis.append(None)
         return ys, cells, gE, phis
 
-    def _apply_all(self, y, p, data, ys, gE, vL, vM, want_sigma=False):
-        """`L vL + M vM` (per kind), and optionally each interaction's `vM . M_e vM`."""
-        out = [jnp.zeros_like(a) for a in ys]
+    def _products(self, p, data, ys, gE, vL, vM, *, split=False):
+        """`L vL + M vM` per kind (or, with `split`, `L vL` and `M vM` separately, from the
+        same gathers and program calls), and each interaction's `vM . M_e vM` per edge."""
+        lv = [jnp.zeros_like(a) for a in ys]
+        mv = [jnp.zeros_like(a) for a in ys] if split else lv
         sigmas = []
         for i, inter in enumerate(self.inters):
             if inter.apply is None:
@@ -143,20 +145,25 @@ class StructuredFunctions(AbstractFunctions):
             res = jax.vmap(inter.apply)(
                 jnp.concatenate(args, axis=-1), self._edge_params(i, p, data)
             )
-            total = sum(res)
-            out = self._scatter(i, total, out, data)
-            if want_sigma:
-                sigma = None
-                if r.friction is not None:
-                    sigma = jnp.sum(args[3] * res[-1], axis=-1)
-                sigmas.append(sigma)
-        return out, sigmas
+            has_L, has_M = r.poisson is not None, r.friction is not None
+            if split:
+                if has_L:
+                    lv = self._scatter(i, res[0], lv, data)
+                if has_M:
+                    mv = self._scatter(i, res[-1], mv, data)
+            else:
+                lv = mv = self._scatter(i, sum(res), lv, data)
+            sigmas.append(jnp.sum(args[3] * res[-1], axis=-1) if has_M else None)
+        return lv, mv, sigmas
+
+    def _production(self, p, data, ys, cells, gE):
+        gS = [c[3] for c in cells]
+        return self._products(p, data, ys, gE, [jnp.zeros_like(a) for a in gE], gS)[2]
 
     # -- AbstractFunctions -------------------------------------------------------------------
     def rates(self, y, p, data):
         ys, cells, gE, _ = self._state(y, p, data)
-        gS = [c[3] for c in cells]
-        out, _ = self._apply_all(y, p, data, ys, gE, gE, gS)
+        out, _, _ = self._products(p, data, ys, gE, gE, [c[3] for c in cells])
         return self._join(out)
 
     def gradients(self, y, p, data):
@@ -165,8 +172,7 @@ class StructuredFunctions(AbstractFunctions):
 
     def observables(self, y, p, data):
         ys, cells, gE, phis = self._state(y, p, data)
-        gS = [c[3] for c in cells]
-        _, sigmas = self._apply_all(y, p, data, ys, gE, [0 * a for a in gE], gS, want_sigma=True)
+        sigmas = self._production(p, data, ys, cells, gE)
         E = sum(jnp.sum(c[0]) for c in cells) + sum(jnp.sum(f) for f in phis if f is not None)
         S = sum(jnp.sum(c[1]) for c in cells)
         sigma = sum((jnp.sum(s) for s in sigmas if s is not None), jnp.zeros(()))
@@ -174,24 +180,20 @@ class StructuredFunctions(AbstractFunctions):
 
     def apply(self, y, p, data, v_poisson, v_friction):
         ys, _, gE, _ = self._state(y, p, data)
-        zero = [jnp.zeros_like(a) for a in ys]
-        lv, _ = self._apply_all(y, p, data, ys, gE, self._split(v_poisson), zero)
-        mv, _ = self._apply_all(y, p, data, ys, gE, zero, self._split(v_friction))
+        vL, vM = self._split(v_poisson), self._split(v_friction)
+        lv, mv, _ = self._products(p, data, ys, gE, vL, vM, split=True)
         return self._join(lv), self._join(mv)
 
     def operators(self, y, p, data):
         n = y.shape[0]
-        eye = jnp.eye(n, dtype=y.dtype)
-        zero = jnp.zeros_like(y)
-        L = jax.vmap(lambda v: self.apply(y, p, data, v, zero)[0])(eye).T
-        M = jax.vmap(lambda v: self.apply(y, p, data, zero, v)[1])(eye).T
+        L, M = jax.vmap(lambda v: self.apply(y, p, data, v, v))(jnp.eye(n, dtype=y.dtype))
+        L, M = L.T, M.T
         gE, gS = self.gradients(y, p, data)
         return L, M, gE, gS
 
     def fields(self, y, p, data):
         ys, cells, gE, phis = self._state(y, p, data)
-        gS = [c[3] for c in cells]
-        _, sigmas = self._apply_all(y, p, data, ys, gE, [0 * a for a in gE], gS, want_sigma=True)
+        sigmas = self._production(p, data, ys, cells, gE)
         energy = [c[0] for c in cells]
         prod = [jnp.zeros_like(c[0]) for c in cells]
         for i, r in enumerate(self.model.interactions):

@@ -8,8 +8,13 @@ import sympy as sp
 from .._model import GenericModel
 
 
-def _value(value, i: int):
-    return value if np.ndim(value) == 0 else float(value[i])
+def _bound(sym: sp.Symbol, value, i: int, params: dict) -> sp.Expr:
+    """A parameter with one value stays a parameter; per-cell (per-edge) values become the
+    number of cell (edge) `i`."""
+    if np.ndim(value) == 0:
+        params[sym] = float(value)
+        return sym
+    return sp.Float(float(value[i]))
 
 
 def flatten(model) -> GenericModel:
@@ -25,11 +30,7 @@ def flatten(model) -> GenericModel:
             rows.append(syms)
             state.extend(syms)
             sub = dict(zip(c.state, syms))
-            for p, v in c.params.items():
-                if np.ndim(v) == 0:
-                    params[p] = float(v)
-                else:
-                    sub[p] = sp.Float(float(v[i]))
+            sub.update({p: _bound(p, v, i, params) for p, v in c.params.items()})
             energy += c.energy.xreplace(sub)
             entropy += c.entropy.xreplace(sub)
             for v, sym in zip(c.state, syms):
@@ -48,16 +49,8 @@ def flatten(model) -> GenericModel:
                 sub.update(dict(zip(side.state, syms)))
                 for _, cell_param, side_sym in (t for t in r.side_params if t[0] == j):
                     value = model.cells[k].params[cell_param]
-                    sub[side_sym] = (
-                        cell_param
-                        if np.ndim(value) == 0
-                        else sp.Float(_value(value, int(cells[j])))
-                    )
-            for p, v in r.params.items():
-                if np.ndim(v) == 0:
-                    params[p] = float(v)
-                else:
-                    sub[p] = sp.Float(float(v[e]))
+                    sub[side_sym] = _bound(cell_param, value, int(cells[j]), params)
+            sub.update({p: _bound(p, v, e, params) for p, v in r.params.items()})
             energy += r.energy.xreplace(sub)
             blocks.append((r, sub, local))
     grad_e = {s: sp.diff(energy, s) for s in state}
