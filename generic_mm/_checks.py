@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -59,16 +60,27 @@ def _interrupt_after(seconds: float):
     def handler(signum, frame):
         raise _Timeout
 
+    previous_hook = sys.unraisablehook
+
+    def drop_our_timeouts(unraisable):
+        # An alarm that lands in a finalizer or gc callback is swallowed by the interpreter
+        # and handed to this hook: it is ours and expected (the repeating timer raises again
+        # in the main flow), so it must not reach the user's or the test runner's hook.
+        if not isinstance(unraisable.exc_value, _Timeout):
+            previous_hook(unraisable)
+
     start = time.monotonic()
     old_handler = signal.signal(signal.SIGALRM, handler)
+    sys.unraisablehook = drop_our_timeouts
     # Repeat until cancelled: an exception raised while the interpreter runs a callback that
-    # swallows it (a gc callback, say) would otherwise be lost, and the time box with it.
+    # swallows it (a finalizer, say) would otherwise be lost, and the time box with it.
     old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)
+        sys.unraisablehook = previous_hook
         if old_delay > 0:  # someone else's timer (e.g. pytest-timeout): give it back
             remaining = max(old_delay - (time.monotonic() - start), 1e-3)
             signal.setitimer(signal.ITIMER_REAL, remaining, old_interval)

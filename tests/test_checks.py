@@ -245,6 +245,35 @@ def test_symbolic_work_is_interrupted_by_the_time_box():
             sp.expand(sum(x) ** 12)
 
 
+def test_time_box_alarms_swallowed_by_finalizers_stay_inside_the_box():
+    # CI once failed when the alarm landed in a finalizer: the interpreter swallowed it and
+    # handed it to the test runner's unraisable hook, where the repeating alarm struck again.
+    import sys
+    import time
+
+    from generic_mm._checks import _interrupt_after, _Timeout
+
+    class Finalized:
+        def __del__(self):
+            time.sleep(0.5)  # the first alarm (at 0.05 s) lands here and is swallowed
+
+    seen = []
+    outer, sys.unraisablehook = sys.unraisablehook, seen.append
+    start = time.monotonic()
+    try:
+        with pytest.raises(_Timeout):
+            with _interrupt_after(0.05):
+                obj = Finalized()
+                del obj
+                while time.monotonic() - start < 10:  # the repeating alarm ends this loop
+                    sum(range(1000))
+    finally:
+        sys.unraisablehook = outer
+    assert time.monotonic() - start < 5  # the box still closes
+    assert seen == []  # and nothing of ours escaped to the outer hook
+    assert sys.unraisablehook is outer
+
+
 def test_symbolic_stage_out_of_time_falls_back_to_sampling():
     q, p, s = sp.symbols("q p s", real=True)
     big = (q + p) ** 10  # L + L^T = big - expand(big): zero, but only after an expansion
