@@ -257,7 +257,8 @@ def simulate(
         `diffrax.SaveAt` with `ts`, `t0`/`t1` or `steps=True`.
     - `solver`: any diffrax solver (default `diffrax.Tsit5()`); stiff ones such as
         `diffrax.Kvaerno5()` work. Solvers without an error estimate need `dt0`.
-    - `dt0`: initial (or, for fixed-step solvers, the) step size; `None` lets diffrax choose.
+    - `dt0`: initial (or, for fixed-step solvers, the) step size; `None` starts adaptive
+        solvers at $10^{-6}$ of the interval (the controller grows it quickly).
     - `rtol`, `atol`: tolerances of the default `diffrax.PIDController`.
     - `params`: parameter overrides (symbol or name -> value); values with a leading axis
         `B` make an ensemble.
@@ -286,6 +287,11 @@ def simulate(
         raise InputError(f"t1: must be greater than t0 = {t0_f}, got {t1_f}.")
     save = _save_spec(saveat, t0_f, t1_f)
     solver, controller, dt0 = _stepping(solver, stepsize_controller, dt0, rtol, atol)
+    if dt0 is None and isinstance(controller, diffrax.AbstractAdaptiveStepSizeController):
+        # Diffrax's own first-step guess takes a trial step that can overflow a stiff model
+        # (exp of an entropy); one NaN error estimate then stalls the controller at t0.
+        # Start small instead: the controller grows the step up to 10x per step.
+        dt0 = _FIRST_STEP * (t1_f - t0_f)
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
     adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
 
@@ -353,9 +359,12 @@ def _as_time(value: Any, where: str) -> float:
     return out
 
 
+_FIRST_STEP = 1e-6  # fraction of the interval for the first adaptive step
+
 _ADVICE = {
     "max_steps": "increase max_steps (now {max_steps}), loosen rtol/atol, or, for a stiff model, "
-    "use an implicit solver such as diffrax.Kvaerno5()",
+    "use an implicit solver such as diffrax.Kvaerno5(); if no step was taken at all, give a smaller "
+    "dt0",
     "nonlinear": "the implicit step has no solution at this step size, or Newton's method did not "
     "converge: reduce dt0 (or, for DiscreteGradient, raise max_newton_steps)",
     "default": "the state may have left the model's domain (e.g. a negative temperature): check the "
