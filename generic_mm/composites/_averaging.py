@@ -85,14 +85,18 @@ def resolved_laminate(
     return model, phase
 
 
+def conjugates(compiled, ys) -> jax.Array:
+    """$\\partial E/\\partial x$ (temperatures, for entropies) at states `ys` of shape `(..., n)`."""
+    ys = jnp.asarray(ys)
+    return jax.vmap(compiled.grad_energy)(ys.reshape(-1, ys.shape[-1])).reshape(ys.shape)
+
+
 def phase_temperatures(compiled, ys, phases, composite) -> dict[str, jax.Array]:
     """The intrinsic phase averages of the temperature of a resolved model (cells of one
     phase have equal volume and heat capacity): per phase, an array over `ys`' leading axes
     and, for a 2D laminate, along the layers (shape `(..., nx)`)."""
     ys = jnp.asarray(ys)
-    flat = ys.reshape(-1, ys.shape[-1])
-    gE = jax.vmap(compiled.grad_energy)(flat).reshape(ys.shape)
-    T = compiled.layout.select(gE, "cell.s")
+    T = compiled.layout.select(conjugates(compiled, ys), "cell.s")
     phases = np.asarray(phases)
     if T.shape[ys.ndim - 1 :] != phases.shape:
         raise InputError(

@@ -17,12 +17,12 @@ import math
 from collections.abc import Mapping, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
 from .._errors import InputError, ModelError
 from .._model import GenericModel
+from ._averaging import conjugates
 from ._phases import Interface, Phase
 
 
@@ -291,9 +291,7 @@ class Composite:
         for the point model, fields for the structured one."""
         layout = compiled.layout
         prefix = "" if layout.is_flat else "cell."
-        ys = jnp.asarray(ys)
-        flat = ys.reshape(-1, ys.shape[-1])
-        gE = jax.vmap(compiled.grad_energy)(flat).reshape(ys.shape)
+        gE = conjugates(compiled, ys)
         out = {}
         for a, b in self.exchange:
             Ta = layout.select(gE, f"{prefix}S_{a}")
