@@ -68,7 +68,12 @@ def test_uniform_relaxation_matches_closed_forms():
 
 def test_averaged_models_are_consistent_by_construction():
     c = _pair(a={"modulus": 2.0, "expansion": 0.1}, b={"modulus": 5.0, "expansion": 0.02})
-    for model in (c.model(inertia=0.3), c.structured(Grid((6, 5), periodic=(True, False)))):
+    models = (
+        c.model(inertia=0.3),
+        c.structured(Grid((6, 5), periodic=(True, False))),
+        c.structured(Grid((7,)), mechanics=True),
+    )
+    for model in models:
         report = gm.check(model)
         assert report.ok, str(report)
         assert {r.method for r in report} == {"symbolic"}
@@ -279,3 +284,91 @@ def test_exchange_coefficient_is_a_differentiable_leaf():
 def test_bad_composites_are_reported(build, match):
     with pytest.raises(gm.ModelError, match=match):
         build()
+
+
+def _damping_pair():
+    return Composite(
+        [
+            Phase("a", fraction=0.5, conductivity=1, modulus=1.0, expansion=0.3),
+            Phase("b", fraction=0.5, conductivity=1, modulus=1.0, expansion=-0.3),
+        ],
+        [Interface("a", "b", h_av=0.25)],
+    )
+
+
+def test_mechanical_field_model_reduces_to_the_point_model_mode_by_mode():
+    # A standing wave on a periodic bar without macroscopic conduction: every element is the
+    # point model with inertia rho / k_h^2 (k_h the discrete wavenumber), so the field's
+    # strain follows the point model's, and its decay is Zener's loss factor.
+    c = _damping_pair()
+    n, length = 32, 2 * math.pi
+    grid = Grid((n,), periodic=True, spacing=length / n)
+    model = c.structured(grid, conductivities={"a": 0, "b": 0}, mechanics=True)
+    assert gm.check(model).ok
+    compiled = gm.compile(model)
+    x = (np.arange(n) + 0.5) * length / n
+    amplitude = 1e-3
+    fields = c.field_state(grid, {"a": 1.0, "b": 1.0}, strain=amplitude * np.cos(x))
+    assert fields["node.p"].shape == (n,)
+    ts = np.linspace(0, 8 * 2 * math.pi, 3201)
+    tol = {"rtol": 1e-11, "atol": 1e-15}
+    traj = gm.simulate(compiled, compiled.layout.pack(fields), ts[-1], saveat=ts, **tol)
+    eps = np.asarray(compiled.layout.select(traj.ys, "cell.eps"))[:, 0]
+    kh = 2 * math.sin(length / n / 2) / (length / n)
+    point = gm.compile(c.model(inertia=1.0)).with_params(mu=1.0 / kh**2)
+    y0 = c.state({"a": 1.0, "b": 1.0}, strain=amplitude * math.cos(x[0]))
+    ref = gm.simulate(point, y0, ts[-1], saveat=ts, **tol)
+    assert np.max(np.abs(eps - np.asarray(ref["eps"]))) < 1e-6 * amplitude
+    peaks = np.flatnonzero((eps[1:-1] > eps[:-2]) & (eps[1:-1] >= eps[2:])) + 1
+    wd = 2 * math.pi / (ts[peaks[-1]] - ts[peaks[-2]])
+    measured = math.log(eps[peaks[-2]] / eps[peaks[-1]]) / math.pi
+    assert measured == pytest.approx(float(c.zener_loss_factor(wd)), rel=0.03)
+    assert np.ptp(np.asarray(traj.energy)) < 1e-12
+    assert np.all(np.diff(np.asarray(traj.entropy)) > -1e-15)
+
+
+def test_free_thermoelastic_bar_conserves_energy_and_momentum():
+    c = _damping_pair()
+    n = 12
+    grid = Grid((n,), spacing=1 / n)
+    model = c.structured(grid, mechanics=True)
+    assert gm.check(model).ok
+    compiled = gm.compile(model)
+    x = (np.arange(n) + 0.5) / n
+    fields = c.field_state(
+        grid,
+        {"a": 1.0 + 0.2 * x, "b": np.full(n, 1.1)},
+        strain=1e-3 * np.exp(-(((x - 0.3) / 0.1) ** 2)),
+        momentum=np.r_[0.0, np.full(n - 1, 1e-4), 0.0],
+    )
+    assert fields["node.p"].shape == (n + 1,)
+    traj = gm.simulate(compiled, compiled.layout.pack(fields), 5.0, saveat=np.linspace(0, 5, 51))
+    E, S = np.asarray(traj.energy), np.asarray(traj.entropy)
+    assert np.ptp(E) < 1e-10 * abs(E[0])
+    assert np.all(np.diff(S) > 0)
+    p = np.asarray(compiled.layout.select(traj.ys, "node.p"))
+    np.testing.assert_allclose(p.sum(axis=-1), (n - 1) * 1e-4, rtol=1e-9)
+    prod = np.asarray(traj.entropy_production)
+    assert np.all(prod > 0)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda c: c.structured(Grid((4, 4)), mechanics=True), gm.ModelError, "needs a 1D grid"),
+        (lambda c: c.field_state(Grid((4,)), {"a": 1.0}), gm.InputError, r"missing \['b'\]"),
+        (
+            lambda c: c.field_state(Grid((4,)), {"a": 1.0, "b": np.ones(3)}),
+            gm.InputError,
+            r"temperatures\['b'\] must be a number or an array of shape \(4,\)",
+        ),
+        (
+            lambda c: c.field_state(Grid((4,)), {"a": 1.0, "b": -1.0}),
+            gm.InputError,
+            "must be positive",
+        ),
+    ],
+)
+def test_bad_field_requests_are_reported(call, error, match):
+    with pytest.raises(error, match=match):
+        call(_damping_pair())

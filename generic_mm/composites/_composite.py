@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -258,14 +259,60 @@ class Composite:
         params[C], params[Mm], params[al] = ph.C, ph.modulus, ph.expansion
         return Mm * eps**2 / 2 + Mm * al * T0 * eps + C * T0 * (sp.exp((s - Mm * al * eps) / C) - 1)
 
-    def structured(self, grid, *, conductivities: Mapping[str, float] | None = None, name=None):
+    def structured(
+        self,
+        grid,
+        *,
+        conductivities: Mapping[str, float] | None = None,
+        mechanics: bool = False,
+        name=None,
+    ):
         """The averaged composite over a macroscopic grid: two-temperature (one per phase)
-        heat conduction with interfacial exchange in every cell, as a
+        heat conduction with interfacial exchange in every cell and, with `mechanics=True`
+        (1D), the macroscopic strain and momentum, as a
         [`generic_mm.structured.StructuredModel`][]. See
         [`two_temperature_model`][generic_mm.composites.two_temperature_model]."""
         from ._fields import two_temperature_model
 
-        return two_temperature_model(self, grid, conductivities=conductivities, name=name)
+        return two_temperature_model(
+            self, grid, conductivities=conductivities, mechanics=mechanics, name=name
+        )
+
+    def field_state(
+        self,
+        grid,
+        temperatures: Mapping[str, Any],
+        *,
+        strain: Any = None,
+        momentum: Any = None,
+    ) -> dict[str, np.ndarray]:
+        """The fields of a state of [`structured`][generic_mm.composites.Composite.structured]
+        on `grid`, for `compiled.layout.pack`: phase temperatures (numbers or arrays of the
+        grid's shape) and, for a mechanical model, the strain per cell and the momentum per
+        node (a periodic bar has as many nodes as cells, a free one one more)."""
+        shape = tuple(grid.shape)
+        volume = float(np.prod(grid.spacing))
+        missing = set(self.phases) - set(temperatures)
+        extra = set(temperatures) - set(self.phases)
+        if missing or extra:
+            raise InputError(
+                f"field_state: temperatures must give exactly the phases {list(self.phases)}"
+                f" (missing {sorted(missing)}, unknown {sorted(extra)})."
+            )
+        mech = strain is not None or momentum is not None
+        eps = _field(0.0 if strain is None else strain, shape, "strain")
+        out: dict[str, np.ndarray] = {}
+        if mech:
+            nodes = shape[0] if grid.periodic[0] else shape[0] + 1
+            out["cell.eps"] = np.array(eps)
+            out["node.p"] = _field(0.0 if momentum is None else momentum, (nodes,), "momentum")
+        for n, ph in self.phases.items():
+            Tn = _field(temperatures[n], shape, f"temperatures[{n!r}]")
+            if not np.all(Tn > 0):
+                raise InputError(f"field_state: temperatures[{n!r}] must be positive.")
+            s = np.vectorize(lambda t, e, ph=ph: _entropy_for(ph, float(t), float(e)))(Tn, eps)
+            out[f"cell.S_{n}"] = volume * ph.fraction * s
+        return out
 
     def state(
         self,
@@ -298,6 +345,21 @@ class Composite:
             Tb = layout.select(gE, f"{prefix}S_{b}")
             out[f"{a}<-{b}"] = compiled.params[f"H_{a}_{b}"] * (Tb - Ta)
         return out
+
+
+def _field(value, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """`value` (a number or an array) as a finite float array of `shape`."""
+    try:
+        arr = np.asarray(value, dtype=float)
+        arr = np.array(np.broadcast_to(arr, shape))
+    except (TypeError, ValueError):
+        raise InputError(
+            f"field_state: {where} must be a number or an array of shape {shape}, got "
+            f"{np.shape(value) if hasattr(value, 'shape') else type(value).__name__}."
+        ) from None
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"field_state: {where} contains non-finite values.")
+    return arr
 
 
 def _number(value, where: str) -> float:

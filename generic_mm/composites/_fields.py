@@ -1,12 +1,18 @@
 r"""The averaged composite over a macroscopic grid: a two- (or more-) temperature model.
 
 Each macroscopic cell (volume $V$) carries one entropy $S_i$ per phase, with energy
-$V\sum_i f_iu_i(S_i/(Vf_i), 0)$. Phase $i$ conducts between neighbouring cells with its
+$V\sum_i f_iu_i(S_i/(Vf_i), \varepsilon)$ ($\varepsilon = 0$ without mechanics). Phase $i$ conducts between neighbouring cells with its
 macroscopic conductivity $K_i$ (default $f_ik_i$: exact along the layers of a laminate or
 along fibres), and in every cell the phases exchange heat through the interfacial friction
 block $VH_{ab}\,[[T_b/T_a, -1], [-1, T_a/T_b]]$. This is the local-thermal-non-equilibrium
 (two-temperature) model of Quintard and Whitaker,
 $C_a\dot T_a = \nabla\cdot(K_a\nabla T_a) + H(T_b - T_a)$, in GENERIC form.
+
+With `mechanics=True` (1D grids) the cells are elements that also carry the macroscopic
+(iso-strain) strain $\varepsilon$, and `node` cells between them carry the momentum $p$
+(lumped mass $\bar\rho V$, half at a free end): a staggered strain-momentum discretisation
+whose constant Poisson blocks are $\dot\varepsilon_e = (v_{e+1} - v_e)/h$,
+$\dot p_n = (\partial E/\partial\varepsilon_n - \partial E/\partial\varepsilon_{n-1})/h$.
 """
 
 from __future__ import annotations
@@ -19,11 +25,19 @@ import sympy as sp
 from .._errors import ModelError
 from ..structured import Cells, Grid, Interaction, StructuredModel
 
+_MECHANICS_DOMAIN = 1e-3
+"""The strain range (+-) over which the template checks sample a mechanical field model."""
+
 
 def two_temperature_model(
-    composite, grid: Grid, *, conductivities: Mapping[str, float] | None = None, name=None
+    composite,
+    grid: Grid,
+    *,
+    conductivities: Mapping[str, float] | None = None,
+    mechanics: bool = False,
+    name=None,
 ) -> StructuredModel:
-    """The averaged `composite` on `grid`, one entropy per phase per cell.
+    r"""The averaged `composite` on `grid`, one entropy per phase per cell.
 
     **Arguments:**
 
@@ -31,8 +45,11 @@ def two_temperature_model(
     - `grid`: a [`generic_mm.structured.Grid`][] (periodic or insulated faces).
     - `conductivities`: phase name -> macroscopic conductivity $K_i$ of that phase's
         network (default $f_ik_i$).
+    - `mechanics`: also carry the macroscopic strain `cell.eps` and the momentum `node.p`
+        (1D grids; uniaxial iso-strain thermoelasticity, as in `Composite.model`). Mass
+        density $\bar\rho = \sum_if_i\rho_i$; a free (non-periodic) bar has stress-free ends.
 
-    Fields are named `cell.S_<phase>`; `composite.sources(compiled, ys)` evaluates the
+    Fields are named `cell.S_<phase>` (and `cell.eps`, `node.p`); `composite.sources(compiled, ys)` evaluates the
     interfacial sources as fields.
     """
     if not isinstance(grid, Grid):
@@ -46,25 +63,29 @@ def two_temperature_model(
         if not value >= 0:
             raise ModelError(f"conductivities[{n!r}]: expected a nonnegative number.")
         K[n] = value
+    if mechanics and grid.ndim != 1:
+        raise ModelError(
+            f"{composite.name}: mechanics=True needs a 1D grid (uniaxial strain), got a "
+            f"{grid.ndim}D grid {grid.shape}."
+        )
     volume = float(np.prod(grid.spacing))
     S = {n: sp.Symbol(f"S_{n}", real=True) for n in phases}
+    eps = sp.Symbol("eps", real=True)
     V, T0 = sp.symbols("V T0", positive=True)
     params: dict = {V: volume, T0: composite.T0}
     energy = sp.Integer(0)
     for n, ph in phases.items():
         f = sp.Symbol(f"f_{n}", positive=True)
         params[f] = ph.fraction
-        s = S[n] / (V * f)
-        if ph._energy_fn is not None:
-            u = ph.energy(s, sp.Integer(0))
-        else:
-            C = sp.Symbol(f"C_{n}", positive=True)
-            params[C] = ph.C
-            u = C * T0 * (sp.exp(s / C) - 1)
+        u = composite._phase_energy(ph, S[n] / (V * f), eps if mechanics else 0, T0, params)
         energy += V * f * u
-    cells = Cells("cell", list(S.values()), energy, sum(S.values()), shape=grid, params=params)
+    params = {k: v for k, v in params.items() if k in energy.free_symbols}
+    local = ([eps] if mechanics else []) + list(S.values())
+    domain = {eps: (-_MECHANICS_DOMAIN, _MECHANICS_DOMAIN)} if mechanics else None
+    cells = Cells("cell", local, energy, sum(S.values()), shape=grid, params=params, domain=domain)
     names = list(phases)
-    nvar = len(names)
+    nvar = len(local)
+    off = nvar - len(names)  # the entropies follow eps in a mechanical cell
 
     def block(i: int, j: int, sides, coeff, Ti, Tj):
         """A 2-variable exchange block between variable i of side 0 and j of the last side."""
@@ -89,7 +110,7 @@ def two_temperature_model(
 
             def conduction(a, b, i=i, n=n, kappa=kappa):
                 Ta, Tb = a.dE(f"S_{n}"), b.dE(f"S_{n}")
-                return block(i, i, (a, b), kappa, Ta, Tb)
+                return block(off + i, off + i, (a, b), kappa, Ta, Tb)
 
             interactions.append(
                 Interaction(
@@ -107,7 +128,7 @@ def two_temperature_model(
         def exchange(a):
             Mb = sp.zeros(nvar, nvar)
             for (pa, pb), Hs in H.items():
-                i, j = names.index(pa), names.index(pb)
+                i, j = off + names.index(pa), off + names.index(pb)
                 Ti, Tj = a.dE(f"S_{pa}"), a.dE(f"S_{pb}")
                 Mb[i, i] += Vx * Hs * Tj / Ti
                 Mb[j, j] += Vx * Hs * Ti / Tj
@@ -125,8 +146,44 @@ def two_temperature_model(
                 params={**values, Vx: volume},
             )
         )
+    kinds = [cells]
+    if mechanics:
+        node, momentum = _mechanics(composite, grid, nvar)
+        kinds.append(node)
+        interactions.append(momentum)
     if not interactions:
         raise ModelError(f"{composite.name}: nothing conducts or exchanges heat on this grid.")
+    label = "thermoelastic two-temperature" if mechanics else "two-temperature"
     return StructuredModel(
-        cells, interactions, name=name or f"two-temperature {composite.name}, {grid.shape}"
+        kinds, interactions, name=name or f"{label} {composite.name}, {grid.shape}"
     )
+
+
+def _mechanics(composite, grid: Grid, nvar: int) -> tuple[Cells, Interaction]:
+    """Node cells with the momentum, and the Poisson stencil (left node, element, right node)."""
+    n = grid.shape[0]
+    h = float(grid.spacing[0])
+    periodic = bool(grid.periodic[0])
+    rho = sum(ph.fraction * ph.density for ph in composite.phases.values())
+    nodes = n if periodic else n + 1
+    mass = np.full(nodes, rho * h)
+    if not periodic:
+        mass[[0, -1]] /= 2
+    p = sp.Symbol("p", real=True)
+    m = sp.Symbol("m", positive=True)
+    node = Cells("node", [p], p**2 / (2 * m), sp.Integer(0), shape=nodes, params={m: mass})
+    elements = np.arange(n)
+    stencil = np.stack([elements, elements, (elements + 1) % nodes], axis=1)
+    hs = sp.Symbol("h_e", positive=True)
+
+    def poisson(left, cell, right):
+        Lb = sp.zeros(nvar + 2)
+        e, r = 1, nvar + 1  # eps of the element, p of the right node (p of the left is 0)
+        Lb[e, r], Lb[r, e] = 1 / hs, -1 / hs
+        Lb[e, 0], Lb[0, e] = -1 / hs, 1 / hs
+        return Lb
+
+    momentum = Interaction(
+        "momentum", ("node", "cell", "node"), stencil, poisson=poisson, params={hs: h}
+    )
+    return node, momentum
