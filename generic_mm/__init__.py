@@ -23,6 +23,7 @@ from ._errors import (
     ModelError as ModelError,
     ModelFileError as ModelFileError,
     SimulationError as SimulationError,
+    SolverError as SolverError,
 )
 from ._model import GenericModel as GenericModel
 from ._report import (

@@ -28,6 +28,11 @@ class SimulationError(RuntimeError):
     """
 
 
+class SolverError(RuntimeError):
+    """An iterative solve (e.g. an RVE cell problem) did not converge; the message says which
+    and what to try."""
+
+
 class InputError(ValueError):
     """Arguments to `simulate` or `check` (initial state, parameters, times) are malformed."""
 
