@@ -73,6 +73,8 @@ def rve_size(
         `tolerance` of the ensemble mean at two standard deviations: $2\,\mathrm{std}/
         \mathrm{mean} \le$ `tolerance`), `"gap"` (the Dirichlet-Neumann gap relative to the
         periodic mean $\le$ `tolerance`) or `"both"`.
+    - `bcs`: the boundary conditions to compute (default: those the criterion needs; pass
+        all three to see the gap with `"spread"`); `tol`: the solves' tolerance.
 
     **Returns:** an [`RVEStudy`][generic_mm.homogenization.RVEStudy] with the table and
     `size` (`None` when no candidate size is large enough: take larger sizes).
