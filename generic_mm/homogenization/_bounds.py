@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .._errors import InputError
+from ._effective import strain_tensor
 
 
 def _arrays(fractions, values, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -129,11 +130,7 @@ def levin(fractions, expansions, bulk, compliance, phase_compliances) -> np.ndar
     factor = (a[0] - a[1]) / (1 / (d * K[0]) - 1 / (d * K[1]))
     voigt = factor * (S - np.einsum("p,pij->ij", f, Sp))[:, :d].sum(axis=1)
     voigt[:d] += f @ a
-    pairs = [(0, 0), (1, 1), (0, 1)] if d == 2 else [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
-    out = np.zeros((d, d))
-    for I, (i, j) in enumerate(pairs):
-        out[i, j] = out[j, i] = voigt[I] if i == j else voigt[I] / 2
-    return out
+    return np.asarray(strain_tensor(voigt, d))
 
 
 def _dim(d: int, where: str) -> None:

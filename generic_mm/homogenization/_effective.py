@@ -61,6 +61,14 @@ def _to_voigt_strain(H, d: int):
     )
 
 
+def strain_tensor(voigt, d: int):
+    """Engineering Voigt strains (n,) -> the symmetric d x d strain tensor."""
+    out = [[None] * d for _ in range(d)]
+    for I, (i, j) in enumerate(voigt_pairs(d)):
+        out[i][j] = out[j][i] = voigt[I] if i == j else voigt[I] / 2
+    return jnp.stack([jnp.stack(row) for row in out])
+
+
 def _to_voigt_stress(S, d: int):
     return jnp.stack([S[..., i, j] for i, j in voigt_pairs(d)], -1)
 
@@ -206,11 +214,7 @@ def effective_expansion(
         stiff = _solve(micro, bc, C, "elasticity", tol=tol, max_steps=max_steps, what=what)
         beta_eff = -_to_voigt_stress(Sm[0], d)
         eng = jnp.linalg.solve(stiff.tensor, beta_eff)
-        pairs = voigt_pairs(d)
-        strain = jnp.zeros((d, d))
-        for I, (i, j) in enumerate(pairs):
-            value = eng[I] if i == j else eng[I] / 2
-            strain = strain.at[i, j].set(value).at[j, i].set(value)
+        strain = strain_tensor(eng, d)
         residual = jnp.maximum(residual, stiff.hill_mandel_residual)
         steps = jnp.concatenate([steps, stiff.iterations])
     return Homogenized(strain, residual, steps, bc)
