@@ -27,13 +27,13 @@ TOL = 1e-8
 
 def numpy_reference(micro: np.ndarray, k: np.ndarray, tol: float):
     """The same method in NumPy/SciPy: returns (tensor, iterations per load case)."""
-    mesh = Voxels(micro.shape, "periodic", 1)
+    mesh = Voxels(micro.shape, hz.Periodic(), 1)
     G = np.asarray(mesh.G)
     w = mesh.weight
     d = micro.ndim
     kfield = k[micro]
     axes = tuple(range(d))
-    inv = np.asarray(mesh._inv)
+    inv = np.asarray(mesh.nodes.inverse)
 
     def gather(u):
         return np.stack([np.roll(u, tuple(-o for o in c), axes) for c in mesh.corners])

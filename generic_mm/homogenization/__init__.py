@@ -1,6 +1,12 @@
 """RVE homogenization: microstructures, effective properties under periodic, affine
 (Dirichlet) and uniform-flux (Neumann) boundary conditions, Hill-Mandel, bounds."""
 
+from ._boundary import (
+    AbstractBoundaryCondition as AbstractBoundaryCondition,
+    Dirichlet as Dirichlet,
+    Neumann as Neumann,
+    Periodic as Periodic,
+)
 from ._bounds import (
     dykhne as dykhne,
     hashin_shtrikman as hashin_shtrikman,

@@ -7,18 +7,17 @@ import math
 import numpy as np
 
 from .._errors import InputError
+from .._validate import positive_array, positive_number
 from ._effective import strain_tensor
 
 
 def _arrays(fractions, values, where: str) -> tuple[np.ndarray, np.ndarray]:
-    f = np.asarray(fractions, dtype=float)
-    v = np.asarray(values, dtype=float)
+    f = positive_array(fractions, f"{where}: fractions", allow_zero=True)
+    v = positive_array(values, f"{where}: values")
     if f.ndim != 1 or v.shape != f.shape or len(f) < 1:
         raise InputError(f"{where}: give one fraction and one value per phase (1D, same length).")
-    if np.any(f < 0) or not math.isclose(f.sum(), 1.0, rel_tol=1e-9):
-        raise InputError(f"{where}: fractions must be >= 0 and sum to 1, got {f.tolist()}.")
-    if np.any(v <= 0) or not np.all(np.isfinite(v)):
-        raise InputError(f"{where}: values must be positive and finite, got {v.tolist()}.")
+    if not math.isclose(f.sum(), 1.0, rel_tol=1e-9):
+        raise InputError(f"{where}: fractions must sum to 1, got {f.tolist()}.")
     return f, v
 
 
@@ -86,8 +85,11 @@ def maxwell_garnett(matrix: float, inclusion: float, fraction: float, d: int = 3
     $\\beta = (k_i - k_m)/(k_i + (d-1)k_m)$. Equals the HS bound with the matrix as
     reference."""
     _dim(d, "maxwell_garnett")
-    if not 0 <= fraction <= 1 or matrix <= 0 or inclusion <= 0:
-        raise InputError("maxwell_garnett: positive conductivities and 0 <= fraction <= 1.")
+    matrix = positive_number(matrix, "maxwell_garnett: matrix")
+    inclusion = positive_number(inclusion, "maxwell_garnett: inclusion")
+    fraction = positive_number(fraction, "maxwell_garnett: fraction", allow_zero=True)
+    if fraction > 1:
+        raise InputError(f"maxwell_garnett: fraction must be in [0, 1], got {fraction!r}.")
     beta = (inclusion - matrix) / (inclusion + (d - 1) * matrix)
     return float(matrix * (1 + d * fraction * beta / (1 - fraction * beta)))
 
@@ -96,9 +98,7 @@ def dykhne(k1: float, k2: float) -> float:
     """Dykhne's exact conductivity of a 2D two-phase checkerboard (or any 2D two-phase
     composite statistically invariant under phase interchange at equal fractions):
     $\\sqrt{k_1k_2}$."""
-    if not (k1 > 0 and k2 > 0):
-        raise InputError("dykhne: conductivities must be positive.")
-    return math.sqrt(k1 * k2)
+    return math.sqrt(positive_number(k1, "dykhne: k1") * positive_number(k2, "dykhne: k2"))
 
 
 def levin(fractions, expansions, bulk, compliance, phase_compliances) -> np.ndarray:

@@ -2,12 +2,16 @@ r"""Effective conductivity, stiffness and thermal expansion of an RVE."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax.numpy as jnp
 import numpy as np
 
 from .._errors import InputError
+from .._validate import is_traced
+from ._boundary import AbstractBoundaryCondition, as_boundary_condition
 from ._microstructures import as_microstructure
-from ._solve import Homogenized, is_concrete, per_phase, solve_cases
+from ._solve import Homogenized, per_phase, solve_cases
 
 TOL = 1e-10
 MAX_STEPS = 5000
@@ -63,7 +67,7 @@ def _to_voigt_strain(H, d: int):
 
 def strain_tensor(voigt, d: int):
     """Engineering Voigt strains (n,) -> the symmetric d x d strain tensor."""
-    out = [[None] * d for _ in range(d)]
+    out: list[list[Any]] = [[None] * d for _ in range(d)]
     for I, (i, j) in enumerate(voigt_pairs(d)):
         out[i][j] = out[j][i] = voigt[I] if i == j else voigt[I] / 2
     return jnp.stack([jnp.stack(row) for row in out])
@@ -73,13 +77,10 @@ def _to_voigt_stress(S, d: int):
     return jnp.stack([S[..., i, j] for i, j in voigt_pairs(d)], -1)
 
 
-def _solve(micro, bc, C, kind, prestress=None, *, tol, max_steps, what):
+def _solve(micro, bc: AbstractBoundaryCondition, C, kind, *, tol, max_steps, what):
     d = micro.ndim
-    m = C.shape[1]
-    cases = _unit_cases(d, kind, strains=bc != "neumann")
-    zeros = jnp.zeros_like(cases)
-    pre = jnp.zeros((C.shape[0], m, d)) if prestress is None else prestress
-    E, load = (zeros, cases) if bc == "neumann" else (cases, zeros)
+    E, load = bc.loads(_unit_cases(d, kind, strains=True), _unit_cases(d, kind, strains=False))
+    pre = jnp.zeros((C.shape[0], C.shape[1], d))
     Hm, Sm, residual, steps = solve_cases(
         micro, bc, C, E, load, pre, tol=tol, max_steps=max_steps, what=what
     )
@@ -87,14 +88,14 @@ def _solve(micro, bc, C, kind, prestress=None, *, tol, max_steps, what):
         grads, fluxes = Hm[:, 0, :].T, Sm[:, 0, :].T
     else:
         grads, fluxes = _to_voigt_strain(Hm, d).T, _to_voigt_stress(Sm, d).T
-    tensor = jnp.linalg.inv(grads) if bc == "neumann" else fluxes
+    tensor = bc.apparent(grads, fluxes)
     return Homogenized((tensor + tensor.T) / 2, residual, steps, bc)
 
 
 def effective_conductivity(
     microstructure,
     conductivities,
-    bc: str = "periodic",
+    bc: str | AbstractBoundaryCondition = "periodic",
     *,
     tol: float = TOL,
     max_steps: int = MAX_STEPS,
@@ -109,7 +110,11 @@ def effective_conductivity(
         positive-definite tensor per phase; a JAX array is a differentiable leaf.
     - `bc`: `"periodic"` (periodic fluctuations), `"dirichlet"` (affine temperature
         $T = E\cdot x$ on the boundary) or `"neumann"` (uniform normal flux
-        $q\cdot n = Q\cdot n$).
+        $q\cdot n = Q\cdot n$), or the objects
+        [`Periodic()`][generic_mm.homogenization.Periodic],
+        [`Dirichlet()`][generic_mm.homogenization.Dirichlet],
+        [`Neumann()`][generic_mm.homogenization.Neumann] (any
+        [`AbstractBoundaryCondition`][generic_mm.homogenization.AbstractBoundaryCondition]).
     - `tol`: relative residual of the conjugate-gradient solves; `max_steps`: their limit.
 
     **Returns:** a [`Homogenized`][generic_mm.homogenization.Homogenized]: `.tensor`
@@ -119,28 +124,28 @@ def effective_conductivity(
     **Raises:** `InputError` for a bad microstructure, property array or `bc`;
     `SolverError` when a solve does not converge.
     """
+    what = "effective_conductivity"
+    bc = as_boundary_condition(bc, what)
     micro = as_microstructure(microstructure)
     d, count = micro.ndim, int(micro.max()) + 1
     k = per_phase(conductivities, count, "conductivities", ((), (d, d)))
     if k.ndim == 1:
         k = k[:, None, None] * jnp.eye(d)
-    if is_concrete(k):
+    if not is_traced(k):
         kk = np.asarray(k)
         if not np.allclose(kk, np.swapaxes(kk, 1, 2)) or np.any(np.linalg.eigvalsh(kk) <= 0):
             raise InputError(
                 "conductivities: every phase's conductivity must be positive (definite)."
             )
     C = k[:, None, :, None, :]
-    return _solve(
-        micro, bc, C, "conductivity", tol=tol, max_steps=max_steps, what="effective_conductivity"
-    )
+    return _solve(micro, bc, C, "conductivity", tol=tol, max_steps=max_steps, what=what)
 
 
 def _stiffness(moduli, count: int, d: int):
     n = len(voigt_pairs(d))
     arr = per_phase(moduli, count, "moduli", ((2,), (n, n)))
     voigt = isotropic_stiffness(arr[:, 0], arr[:, 1], d) if arr.ndim == 2 else arr
-    if is_concrete(voigt):
+    if not is_traced(voigt):
         v = np.asarray(voigt)
         if not np.allclose(v, np.swapaxes(v, 1, 2)) or np.any(np.linalg.eigvalsh(v) <= 0):
             raise InputError(
@@ -151,29 +156,35 @@ def _stiffness(moduli, count: int, d: int):
 
 
 def effective_elasticity(
-    microstructure, moduli, bc: str = "periodic", *, tol: float = TOL, max_steps: int = MAX_STEPS
+    microstructure,
+    moduli,
+    bc: str | AbstractBoundaryCondition = "periodic",
+    *,
+    tol: float = TOL,
+    max_steps: int = MAX_STEPS,
 ) -> Homogenized:
     r"""The apparent stiffness of an RVE (2D: plane strain; 3D) under one boundary condition.
 
     `moduli`: per phase, the isotropic `(bulk, shear)` pair (3D moduli; in 2D the phase is
     in plane strain) or a Voigt stiffness matrix ($3\times3$ in 2D, $6\times6$ in 3D).
     `bc`: `"periodic"`, `"dirichlet"` (affine displacement $u = Ex$ on the boundary) or
-    `"neumann"` (uniform traction $\Sigma n$). Returns `.tensor` in Voigt notation
-    (engineering shear strains), `.hill_mandel_residual`, `.iterations`.
+    `"neumann"` (uniform traction $\Sigma n$), or a boundary-condition object. Returns
+    `.tensor` in Voigt notation (engineering shear strains), `.hill_mandel_residual`,
+    `.iterations`.
     """
+    what = "effective_elasticity"
+    bc = as_boundary_condition(bc, what)
     micro = as_microstructure(microstructure)
     d, count = micro.ndim, int(micro.max()) + 1
     C = to_tensor(_stiffness(moduli, count, d), d)
-    return _solve(
-        micro, bc, C, "elasticity", tol=tol, max_steps=max_steps, what="effective_elasticity"
-    )
+    return _solve(micro, bc, C, "elasticity", tol=tol, max_steps=max_steps, what=what)
 
 
 def effective_expansion(
     microstructure,
     moduli,
     expansions,
-    bc: str = "periodic",
+    bc: str | AbstractBoundaryCondition = "periodic",
     *,
     tol: float = TOL,
     max_steps: int = MAX_STEPS,
@@ -188,6 +199,8 @@ def effective_expansion(
     $3K\alpha I$) is a prestress of the cell problem; $\alpha^* = S^*:\beta^*$, with $S^*$
     the apparent compliance under the same boundary condition.
     """
+    what = "effective_expansion"
+    bc = as_boundary_condition(bc, what)
     micro = as_microstructure(microstructure)
     d, count = micro.ndim, int(micro.max()) + 1
     alpha = per_phase(expansions, count, "expansions", ((),))
@@ -202,19 +215,23 @@ def effective_expansion(
         beta = (3 * arr[:, 0] * alpha)[:, None, None] * jnp.eye(2)
     else:
         beta = jnp.einsum("pijkl,kl->pij", C, jnp.eye(3)) * alpha[:, None, None]
-    what = "effective_expansion"
-    pre = beta
-    cases_E = jnp.zeros((1, d, d))
+    # The thermal stress is a prestress of the cell at zero macroscopic load (E = 0 and
+    # Sigma = 0); the boundary condition turns the mean strain and stress into the
+    # stress-free strain, solving for its apparent stiffness only when it needs it.
+    zero = jnp.zeros((1, d, d))
     Hm, Sm, residual, steps = solve_cases(
-        micro, bc, C, cases_E, cases_E, pre, tol=tol, max_steps=max_steps, what=what
+        micro, bc, C, zero, zero, beta, tol=tol, max_steps=max_steps, what=what
     )
-    if bc == "neumann":
-        strain = (Hm[0] + Hm[0].T) / 2
-    else:
-        stiff = _solve(micro, bc, C, "elasticity", tol=tol, max_steps=max_steps, what=what)
-        beta_eff = -_to_voigt_stress(Sm[0], d)
-        eng = jnp.linalg.solve(stiff.tensor, beta_eff)
-        strain = strain_tensor(eng, d)
-        residual = jnp.maximum(residual, stiff.hill_mandel_residual)
-        steps = jnp.concatenate([steps, stiff.iterations])
-    return Homogenized(strain, residual, steps, bc)
+    stiffness_solves = []
+
+    def stiffness():
+        stiffness_solves.append(
+            _solve(micro, bc, C, "elasticity", tol=tol, max_steps=max_steps, what=what)
+        )
+        return stiffness_solves[-1].tensor
+
+    eng = bc.stress_free_strain(_to_voigt_strain(Hm[0], d), _to_voigt_stress(Sm[0], d), stiffness)
+    for extra in stiffness_solves:
+        residual = jnp.maximum(residual, extra.hill_mandel_residual)
+        steps = jnp.concatenate([steps, extra.iterations])
+    return Homogenized(strain_tensor(eng, d), residual, steps, bc)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .._errors import InputError
+from .._validate import finite_number
 
 
 def _shape(shape, where: str) -> tuple[int, ...]:
@@ -20,10 +21,7 @@ def _shape(shape, where: str) -> tuple[int, ...]:
 
 
 def _fraction(value, where: str) -> float:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: fraction must be a number in (0, 1), got {value!r}.") from None
+    f = finite_number(value, f"{where}: fraction")
     if not 0 < f < 1:
         raise InputError(f"{where}: fraction must be in (0, 1), got {value!r}.")
     return f
@@ -53,9 +51,9 @@ def as_microstructure(array) -> np.ndarray:
     return arr
 
 
-def _centres(shape: tuple[int, ...]) -> list[np.ndarray]:
+def _centres(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     """Pixel-centre coordinates in units of pixels, one open grid per axis."""
-    return np.ogrid[tuple(slice(0, n) for n in shape)]
+    return tuple(np.ogrid[tuple(slice(0, n) for n in shape)])
 
 
 def laminate(shape, fraction: float, *, axis: int = 0, periods: int = 1) -> np.ndarray:
@@ -98,7 +96,7 @@ def checkerboard(shape, tiles: int = 2) -> np.ndarray:
     if tiles < 2 or tiles % 2 or any(n % tiles for n in shape):
         raise InputError(f"checkerboard: tiles must be even and divide every axis of {shape}.")
     index = sum(x * tiles // s for x, s in zip(_centres(shape), shape, strict=True))
-    return (index % 2).astype(np.int32)
+    return (np.asarray(index) % 2).astype(np.int32)
 
 
 def random_inclusions(shape, fraction: float, radius: float, *, seed: int = 0) -> np.ndarray:

@@ -8,8 +8,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .._errors import InputError
+from .._validate import finite_number
+from ._boundary import (
+    AbstractBoundaryCondition,
+    Dirichlet,
+    Neumann,
+    Periodic,
+    as_boundary_condition,
+)
 from ._effective import effective_conductivity
-from ._solve import BCS, Homogenized
+from ._solve import Homogenized
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,7 +25,7 @@ class RVEStudy:
     """Apparent scalar conductivities (trace / d) per size and boundary condition.
 
     - `sizes`: the RVE sizes (cells per side).
-    - `values`: `{bc: array (len(sizes), realizations)}`.
+    - `values`: `{bc name: array (len(sizes), realizations)}`.
     - `mean`, `spread`: `{bc: array over sizes}`; `spread` is the relative standard deviation
         across realizations (std / mean).
     - `gap`: `(mean_dirichlet - mean_neumann) / mean_periodic` per size.
@@ -42,10 +50,13 @@ class RVEStudy:
     @property
     def gap(self) -> np.ndarray:
         m = self.mean
-        return (m["dirichlet"] - m["neumann"]) / m["periodic"]
+        return (m[Dirichlet.name] - m[Neumann.name]) / m[Periodic.name]
 
 
-CRITERIA = ("spread", "gap", "both")
+_SPREAD = (Periodic(),)
+_GAP = (Neumann(), Periodic(), Dirichlet())
+NEEDED = {"spread": _SPREAD, "gap": _GAP, "both": _GAP}
+"""The boundary conditions each criterion needs."""
 
 
 def rve_size(
@@ -56,7 +67,7 @@ def rve_size(
     sizes: Sequence[int],
     realizations: int = 8,
     criterion: str = "spread",
-    bcs: Sequence[str] | None = None,
+    bcs: Sequence[str | AbstractBoundaryCondition] | None = None,
     tol: float = 1e-8,
 ) -> RVEStudy:
     r"""The RVE size needed for a requested tolerance, from apparent conductivities of
@@ -73,14 +84,16 @@ def rve_size(
         `tolerance` of the ensemble mean at two standard deviations: $2\,\mathrm{std}/
         \mathrm{mean} \le$ `tolerance`), `"gap"` (the Dirichlet-Neumann gap relative to the
         periodic mean $\le$ `tolerance`) or `"both"`.
-    - `bcs`: the boundary conditions to compute (default: those the criterion needs; pass
-        all three to see the gap with `"spread"`); `tol`: the solves' tolerance.
+    - `bcs`: the boundary conditions to compute, names or objects (default: those the
+        criterion needs; pass all three to see the gap with `"spread"`); `tol`: the solves'
+        tolerance.
 
     **Returns:** an [`RVEStudy`][generic_mm.homogenization.RVEStudy] with the table and
     `size` (`None` when no candidate size is large enough: take larger sizes).
     """
-    if criterion not in CRITERIA:
-        raise InputError(f"rve_size: criterion must be one of {CRITERIA}, got {criterion!r}.")
+    if criterion not in NEEDED:
+        raise InputError(f"rve_size: criterion must be one of {tuple(NEEDED)}, got {criterion!r}.")
+    tolerance = finite_number(tolerance, "rve_size: tolerance")
     if not 0 < tolerance < 1:
         raise InputError(f"rve_size: tolerance must be in (0, 1), got {tolerance!r}.")
     sizes = tuple(int(n) for n in sizes)
@@ -88,22 +101,25 @@ def rve_size(
         raise InputError(f"rve_size: sizes must be increasing and distinct, got {sizes}.")
     if realizations < 2:
         raise InputError("rve_size: realizations must be >= 2 (a spread needs two samples).")
-    needed = {"spread": ("periodic",), "gap": BCS, "both": BCS}[criterion]
-    bcs = tuple(bcs or needed)
-    missing = set(needed) - set(bcs)
-    if missing or not set(bcs) <= set(BCS):
-        raise InputError(f"rve_size: bcs must be among {BCS} and include {sorted(needed)}.")
-    values = {bc: np.zeros((len(sizes), realizations)) for bc in bcs}
+    needed = NEEDED[criterion]
+    bcs = tuple(as_boundary_condition(bc, "rve_size") for bc in bcs or needed)
+    missing = sorted(bc.name for bc in needed if bc not in bcs)
+    if missing:
+        raise InputError(
+            f"rve_size: criterion {criterion!r} needs bcs {[bc.name for bc in needed]}; "
+            f"{missing} missing from {[bc.name for bc in bcs]}."
+        )
+    values = {bc.name: np.zeros((len(sizes), realizations)) for bc in bcs}
     for i, n in enumerate(sizes):
         for seed in range(realizations):
             micro = generate(n, seed)
             for bc in bcs:
                 K = np.asarray(effective_conductivity(micro, conductivities, bc, tol=tol).tensor)
-                values[bc][i, seed] = np.trace(K) / K.shape[0]
-    study = RVEStudy(sizes, values, float(tolerance), criterion, None)
+                values[bc.name][i, seed] = np.trace(K) / K.shape[0]
+    study = RVEStudy(sizes, values, tolerance, criterion, None)
     ok = np.ones(len(sizes), dtype=bool)
     if criterion in ("spread", "both"):
-        ok &= 2 * study.spread["periodic"] <= tolerance
+        ok &= 2 * study.spread[Periodic.name] <= tolerance
     if criterion in ("gap", "both"):
         ok &= study.gap <= tolerance
     size = next((n for n, good in zip(sizes, ok, strict=True) if good), None)

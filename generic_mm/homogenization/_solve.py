@@ -12,10 +12,10 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._errors import InputError, SolverError
+from .._validate import finite_number, is_traced, require_finite
+from ._boundary import AbstractBoundaryCondition
 from ._microstructures import as_microstructure
 from ._voxels import Voxels
-
-BCS = ("periodic", "dirichlet", "neumann")
 
 
 class Homogenized(eqx.Module):
@@ -31,13 +31,15 @@ class Homogenized(eqx.Module):
         cases: the average microscopic power against the macroscopic one, relative to its
         Cauchy-Schwarz bound (solver tolerance when the solves converged).
     - `iterations`: conjugate-gradient iterations per load case.
-    - `bc`: the boundary condition.
+    - `bc`: the boundary condition, an
+        [`AbstractBoundaryCondition`][generic_mm.homogenization.AbstractBoundaryCondition]
+        (`bc.name` is its name, `bc.bound` which bound it gives).
     """
 
     tensor: Float[Array, "a b"]
     hill_mandel_residual: Float[Array, ""]
     iterations: Array
-    bc: str = eqx.field(static=True)
+    bc: AbstractBoundaryCondition = eqx.field(static=True)
 
 
 def _spatial(x, d: int):
@@ -46,9 +48,12 @@ def _spatial(x, d: int):
 
 
 @functools.lru_cache(maxsize=32)
-def program(shape: tuple[int, ...], bc: str, m: int, count: int, tol: float, max_steps: int):
-    """A jitted, case-batched solve: (masks, C, E, load, prestress) -> (<H>, <sigma>, HM,
-    steps, result) for each of the load cases stacked along E's and load's first axis."""
+def program(shape: tuple[int, ...], bc: AbstractBoundaryCondition, m: int, count: int):
+    """A jitted, case-batched solve: (masks, C, E, load, prestress, tol, max_steps) ->
+    (<H>, <sigma>, HM, steps, converged) for each of the load cases stacked along E's and
+    load's first axis. The tolerance and step limit are arguments, so solves that differ
+    only in them share one compiled program (compiling costs seconds, solving a small cell
+    milliseconds)."""
     mesh = Voxels(shape, bc, m)
     d = len(shape)
     Q = mesh.G.shape[0]
@@ -60,7 +65,7 @@ def program(shape: tuple[int, ...], bc: str, m: int, count: int, tol: float, max
             out = out + s * masks[p]
         return out
 
-    def one(masks, C, E, load, prestress):
+    def one(masks, C, E, load, prestress, tol, max_steps):
         affine = jnp.broadcast_to(_spatial(E, d)[None], (Q, m, d, *shape))
         rhs = mesh.forces(jnp.broadcast_to(_spatial(load, d)[None], affine.shape))
         rhs = (rhs - mesh.forces(stress(masks, C, affine, prestress))) * mesh.mask
@@ -100,28 +105,31 @@ def program(shape: tuple[int, ...], bc: str, m: int, count: int, tol: float, max
         )
         return Hm, Sm, residual, sol.stats["num_steps"], sol.result == lx.RESULTS.successful
 
-    return jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0, None)))
+    return jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0, None, None, None)))
 
 
 def solve_cases(microstructure, bc, C, E, load, prestress, *, tol, max_steps, what):
-    """Run the cell problem for stacked load cases; check convergence when concrete."""
+    """Run the cell problem for stacked load cases under the boundary condition `bc` (an
+    `AbstractBoundaryCondition`); check convergence when concrete."""
     phases = as_microstructure(microstructure)
-    if bc not in BCS:
-        raise InputError(f"{what}: bc must be one of {BCS}, got {bc!r}.")
-    tol = float(tol)
+    tol = finite_number(tol, f"{what}: tol")
     if not 0 < tol < 1:
         raise InputError(f"{what}: tol must be in (0, 1), got {tol!r}.")
     count = int(phases.max()) + 1
     m = C.shape[1]
-    run = program(phases.shape, bc, m, count, tol, int(max_steps))
+    max_steps = int(max_steps)
+    if max_steps < 1:
+        raise InputError(f"{what}: max_steps must be a positive integer, got {max_steps!r}.")
+    run = program(phases.shape, bc, m, count)
     masks = jnp.stack([jnp.asarray(phases == p, dtype=float) for p in range(count)])
-    Hm, Sm, residual, steps, converged = run(masks, C, E, load, prestress)
-    if not isinstance(converged, jax.core.Tracer):
-        if not np.all(np.asarray(converged)):
-            raise SolverError(
-                f"{what}: the conjugate-gradient solve ({bc}) did not reach tol={tol:g} in "
-                f"{max_steps} steps; raise max_steps or loosen tol."
-            )
+    Hm, Sm, residual, steps, converged = run(
+        masks, C, E, load, prestress, jnp.asarray(tol), jnp.asarray(max_steps)
+    )
+    if not is_traced(converged) and not np.all(np.asarray(converged)):
+        raise SolverError(
+            f"{what}: the conjugate-gradient solve ({bc.name}) did not reach tol={tol:g} in "
+            f"{max_steps} steps; raise max_steps or loosen tol."
+        )
     return Hm, Sm, jnp.max(residual), steps
 
 
@@ -140,10 +148,5 @@ def per_phase(values, count: int, where: str, tail: tuple[tuple[int, ...], ...])
             f"{where}: expected one entry per phase ({count} phases: indices 0..{count - 1} of "
             f"the microstructure), shape {allowed}; got {arr.shape}."
         )
-    if not isinstance(arr, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(arr))):
-        raise InputError(f"{where}: contains non-finite values.")
+    require_finite(arr, where)
     return arr
-
-
-def is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
