@@ -1,7 +1,7 @@
 r"""The resolved microstructure, and the averages that connect it to the averaged models.
 
 `resolved_laminate` builds the layered composite with every layer resolved by cells (a
-[`generic_mm.models.heat_conduction`][] structured model, each cell carrying its phase's
+[`generic_mm.structured.heat_conduction`][] model, each cell carrying its phase's
 material); `phase_temperatures` averages its temperature field per phase; `layered_flux`
 splits the window average of the heat flux in a layered bar into the volume term and the
 interfacial term that the averaging theorem produces,
@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import InputError, ModelError
+from ..structured import heat_conduction
 
 
 def resolved_laminate(
@@ -42,8 +43,6 @@ def resolved_laminate(
     conduction, fields `cell.s` of shape `(ny,)` or `(nx, ny)`) and an integer array of the
     same shape with each cell's phase index (in `composite.phases` order).
     """
-    from ..models import heat_conduction
-
     names = list(composite.phases)
     order = list(thicknesses)
     if sorted(order) != sorted(names) or sorted(cells) != sorted(names):
@@ -74,7 +73,7 @@ def resolved_laminate(
         phase = column_phase
         spacing = (h,)
     volume = float(np.prod(spacing))
-    model = heat_conduction.model(
+    model = heat_conduction(
         phase.shape,
         C=rho_c[phase] * volume,
         k=k[phase],

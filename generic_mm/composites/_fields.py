@@ -23,7 +23,9 @@ import numpy as np
 import sympy as sp
 
 from .._errors import ModelError
-from ..structured import Cells, Grid, Interaction, StructuredModel
+from .._validate import positive_number
+from ..structured import Cells, Grid, Interaction, StructuredModel, entropic_exchange
+from ._builders import add_block, phase_energies
 
 _MECHANICS_DOMAIN = 1e-3
 """The strain range (+-) over which the template checks sample a mechanical field model."""
@@ -49,103 +51,23 @@ def two_temperature_model(
         (1D grids; uniaxial iso-strain thermoelasticity, as in `Composite.model`). Mass
         density $\bar\rho = \sum_if_i\rho_i$; a free (non-periodic) bar has stress-free ends.
 
-    Fields are named `cell.S_<phase>` (and `cell.eps`, `node.p`); `composite.sources(compiled, ys)` evaluates the
-    interfacial sources as fields.
+    Fields are named `cell.S_<phase>` (and `cell.eps`, `node.p`); `composite.sources(compiled,
+    ys)` evaluates the interfacial sources as fields.
     """
     if not isinstance(grid, Grid):
         raise ModelError(f"two_temperature_model: grid must be a Grid, got {grid!r}.")
-    phases = composite.phases
-    K = {n: p.fraction * p.conductivity for n, p in phases.items()}
-    for n, value in dict(conductivities or {}).items():
-        if n not in phases:
-            raise ModelError(f"conductivities: unknown phase {n!r}; phases are {list(phases)}.")
-        value = float(value)
-        if not value >= 0:
-            raise ModelError(f"conductivities[{n!r}]: expected a nonnegative number.")
-        K[n] = value
     if mechanics and grid.ndim != 1:
         raise ModelError(
             f"{composite.name}: mechanics=True needs a 1D grid (uniaxial strain), got a "
             f"{grid.ndim}D grid {grid.shape}."
         )
-    volume = float(np.prod(grid.spacing))
-    S = {n: sp.Symbol(f"S_{n}", real=True) for n in phases}
-    eps = sp.Symbol("eps", real=True)
-    V, T0 = sp.symbols("V T0", positive=True)
-    params: dict = {V: volume, T0: composite.T0}
-    energy = sp.Integer(0)
-    for n, ph in phases.items():
-        f = sp.Symbol(f"f_{n}", positive=True)
-        params[f] = ph.fraction
-        u = composite._phase_energy(ph, S[n] / (V * f), eps if mechanics else 0, T0, params)
-        energy += V * f * u
-    params = {k: v for k, v in params.items() if k in energy.free_symbols}
-    local = ([eps] if mechanics else []) + list(S.values())
-    domain = {eps: (-_MECHANICS_DOMAIN, _MECHANICS_DOMAIN)} if mechanics else None
-    cells = Cells("cell", local, energy, sum(S.values()), shape=grid, params=params, domain=domain)
-    names = list(phases)
-    nvar = len(local)
-    off = nvar - len(names)  # the entropies follow eps in a mechanical cell
-
-    def block(i: int, j: int, sides, coeff, Ti, Tj):
-        """A 2-variable exchange block between variable i of side 0 and j of the last side."""
-        size = nvar * len(sides)
-        Mb = sp.zeros(size, size)
-        a, b = i, (len(sides) - 1) * nvar + j
-        Mb[a, a], Mb[b, b] = coeff * Tj / Ti, coeff * Ti / Tj
-        Mb[a, b] = Mb[b, a] = -coeff
-        return Mb
-
-    interactions = []
-    per_axis = []
-    for axis in range(grid.ndim):
-        area = float(np.prod([h for d, h in enumerate(grid.spacing) if d != axis]))
-        per_axis.append(np.full(len(grid.axis_edges(axis)), area / grid.spacing[axis]))
-    geometry = np.concatenate(per_axis) if per_axis else np.zeros(0)
-    if len(grid.edges):
-        for i, n in enumerate(names):
-            if K[n] == 0:
-                continue
-            kappa = sp.Symbol(f"kappa_{n}", positive=True)
-
-            def conduction(a, b, i=i, n=n, kappa=kappa):
-                Ta, Tb = a.dE(f"S_{n}"), b.dE(f"S_{n}")
-                return block(off + i, off + i, (a, b), kappa, Ta, Tb)
-
-            interactions.append(
-                Interaction(
-                    f"conduction_{n}",
-                    ("cell", "cell"),
-                    grid.edges,
-                    friction=conduction,
-                    params={kappa: K[n] * geometry},
-                )
-            )
+    K = _conductivities(composite, conductivities)
+    cells = _cells(composite, grid, mechanics)
+    nvar = len(cells.state)
+    entropies = {n: nvar - len(K) + i for i, n in enumerate(K)}  # they follow eps
+    interactions = _conduction(grid, K, entropies, nvar)
     if composite.exchange:
-        H = {ab: sp.Symbol(f"H_{ab[0]}_{ab[1]}", positive=True) for ab in composite.exchange}
-        Vx = sp.Symbol("V_x", positive=True)
-
-        def exchange(a):
-            Mb = sp.zeros(nvar, nvar)
-            for (pa, pb), Hs in H.items():
-                i, j = off + names.index(pa), off + names.index(pb)
-                Ti, Tj = a.dE(f"S_{pa}"), a.dE(f"S_{pb}")
-                Mb[i, i] += Vx * Hs * Tj / Ti
-                Mb[j, j] += Vx * Hs * Ti / Tj
-                Mb[i, j] -= Vx * Hs
-                Mb[j, i] -= Vx * Hs
-            return Mb
-
-        values = {H[ab]: v for ab, v in composite.exchange.items()}
-        interactions.append(
-            Interaction(
-                "exchange",
-                "cell",
-                np.arange(cells.count)[:, None],
-                friction=exchange,
-                params={**values, Vx: volume},
-            )
-        )
+        interactions.append(_exchange(composite, grid, entropies, nvar))
     kinds = [cells]
     if mechanics:
         node, momentum = _mechanics(composite, grid, nvar)
@@ -156,6 +78,82 @@ def two_temperature_model(
     label = "thermoelastic two-temperature" if mechanics else "two-temperature"
     return StructuredModel(
         kinds, interactions, name=name or f"{label} {composite.name}, {grid.shape}"
+    )
+
+
+def _conductivities(composite, given: Mapping[str, float] | None) -> dict[str, float]:
+    """Phase -> macroscopic conductivity $K_i$ (default $f_ik_i$), in phase order."""
+    phases = composite.phases
+    K = {n: p.fraction * p.conductivity for n, p in phases.items()}
+    for n, value in dict(given or {}).items():
+        if n not in phases:
+            raise ModelError(f"conductivities: unknown phase {n!r}; phases are {list(phases)}.")
+        K[n] = positive_number(value, f"conductivities[{n!r}]", ModelError, allow_zero=True)
+    return K
+
+
+def _cells(composite, grid: Grid, mechanics: bool) -> Cells:
+    """The macroscopic cells: the phases' entropies (after the strain, with mechanics)."""
+    S = {n: sp.Symbol(f"S_{n}", real=True) for n in composite.phases}
+    eps = sp.Symbol("eps", real=True)
+    V, T0 = sp.symbols("V T0", positive=True)
+    params: dict = {V: float(np.prod(grid.spacing)), T0: composite.T0}
+    energy = phase_energies(composite, S, V, eps if mechanics else 0, T0, params)
+    params = {k: v for k, v in params.items() if k in energy.free_symbols}
+    local = ([eps] if mechanics else []) + list(S.values())
+    domain = {eps: (-_MECHANICS_DOMAIN, _MECHANICS_DOMAIN)} if mechanics else None
+    return Cells("cell", local, energy, sum(S.values()), shape=grid, params=params, domain=domain)
+
+
+def _conduction(grid: Grid, K: dict, entropies: dict, nvar: int) -> list[Interaction]:
+    """Per conducting phase, the exchange of its entropy between neighbouring cells through
+    the conductance $K_iA/h$."""
+    if not len(grid.edges):
+        return []
+    geometry = grid.edge_geometry()
+    out = []
+    for n, i in entropies.items():
+        if K[n] == 0:
+            continue
+        kappa = sp.Symbol(f"kappa_{n}", positive=True)
+
+        def conduction(a, b, n=n, i=i, kappa=kappa):
+            M = sp.zeros(2 * nvar, 2 * nvar)
+            block = entropic_exchange(kappa, a.dE(f"S_{n}"), b.dE(f"S_{n}"))
+            add_block(M, block, [i, nvar + i])
+            return M
+
+        out.append(
+            Interaction(
+                f"conduction_{n}",
+                ("cell", "cell"),
+                grid.edges,
+                friction=conduction,
+                params={kappa: K[n] * geometry},
+            )
+        )
+    return out
+
+
+def _exchange(composite, grid: Grid, entropies: dict, nvar: int) -> Interaction:
+    """The interfacial exchange in every cell: $VH_{ab}$ between the entropies of a and b."""
+    H = {ab: sp.Symbol(f"H_{ab[0]}_{ab[1]}", positive=True) for ab in composite.exchange}
+    Vx = sp.Symbol("V_x", positive=True)
+
+    def exchange(cell):
+        M = sp.zeros(nvar, nvar)
+        for (a, b), Hs in H.items():
+            block = entropic_exchange(Vx * Hs, cell.dE(f"S_{a}"), cell.dE(f"S_{b}"))
+            add_block(M, block, [entropies[a], entropies[b]])
+        return M
+
+    values = {H[ab]: v for ab, v in composite.exchange.items()}
+    return Interaction(
+        "exchange",
+        "cell",
+        np.arange(grid.count)[:, None],
+        friction=exchange,
+        params={**values, Vx: float(np.prod(grid.spacing))},
     )
 
 

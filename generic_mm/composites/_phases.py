@@ -19,19 +19,23 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .._errors import ModelError
-from .._model import _as_scalar_expr
+from .._errors import InputError, ModelError
+from .._expressions import as_scalar_expr
+from .._validate import finite_number, positive_number
 
 
-def _positive(value, where: str, *, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ModelError(f"{where}: expected a number, got {value!r}.") from None
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        need = "nonnegative" if allow_zero else "positive"
-        raise ModelError(f"{where}: expected a finite {need} number, got {value!r}.")
-    return v
+def thermoelastic_energy(s, eps, *, C, modulus, expansion, T0):
+    r"""The built-in phase energy per unit phase volume, linear thermoelasticity with a
+    constant heat capacity: $u = \tfrac12M\varepsilon^2 + M\alpha T_0\varepsilon +
+    CT_0(e^{(s - M\alpha\varepsilon)/C} - 1)$. Numbers or SymPy symbols alike."""
+    M, a = modulus, expansion
+    return M * eps**2 / 2 + M * a * T0 * eps + C * T0 * (sp.exp((s - M * a * eps) / C) - 1)
+
+
+def thermoelastic_entropy(T: float, eps: float, *, C, modulus, expansion, T0) -> float:
+    r"""The entropy density at which `thermoelastic_energy` has the temperature `T` at
+    strain `eps`: its inverse, $s = C\ln(T/T_0) + M\alpha\varepsilon$."""
+    return C * math.log(T / T0) + modulus * expansion * eps
 
 
 @dataclass(frozen=True)
@@ -90,18 +94,17 @@ class Phase:
             raise ModelError(f"Phase: name must be an identifier, got {name!r}.")
         where = f"phase {name!r}"
         self.name = name
-        self.fraction = _positive(fraction, f"{where} fraction")
+        self.fraction = positive_number(fraction, f"{where} fraction", ModelError)
         if self.fraction > 1:
             raise ModelError(f"{where} fraction: expected a value in (0, 1], got {fraction!r}.")
-        self.conductivity = _positive(conductivity, f"{where} conductivity", allow_zero=True)
-        self.density = _positive(density, f"{where} density")
-        self.heat_capacity = _positive(heat_capacity, f"{where} heat_capacity")
-        self.modulus = _positive(modulus, f"{where} modulus", allow_zero=True)
-        try:
-            self.expansion = float(expansion)
-        except (TypeError, ValueError):
-            raise ModelError(f"{where} expansion: expected a number, got {expansion!r}.") from None
-        self.T0 = _positive(T0, f"{where} T0")
+        self.conductivity = positive_number(
+            conductivity, f"{where} conductivity", ModelError, allow_zero=True
+        )
+        self.density = positive_number(density, f"{where} density", ModelError)
+        self.heat_capacity = positive_number(heat_capacity, f"{where} heat_capacity", ModelError)
+        self.modulus = positive_number(modulus, f"{where} modulus", ModelError, allow_zero=True)
+        self.expansion = finite_number(expansion, f"{where} expansion", ModelError)
+        self.T0 = positive_number(T0, f"{where} T0", ModelError)
         if energy is not None and not callable(energy):
             raise ModelError(
                 f"{where} energy: expected a function u(s, eps) -> expression, "
@@ -119,7 +122,7 @@ class Phase:
                 raise ModelError(
                     f"phase {self.name!r} energy: calling u(s, eps) failed: {err}"
                 ) from None
-            expr = _as_scalar_expr(value, f"phase {self.name!r} energy")
+            expr = as_scalar_expr(value, f"phase {self.name!r} energy")
             extra = expr.free_symbols - {s, eps} - _free(s) - _free(eps)
             if extra:
                 raise ModelError(
@@ -127,8 +130,42 @@ class Phase:
                     f"{sorted(x.name for x in extra)}; u may use only s and eps."
                 )
             return expr
-        M, a, C, T0 = (sp.Float(v) for v in (self.modulus, self.expansion, self.C, self.T0))
-        return M * eps**2 / 2 + M * a * T0 * eps + C * T0 * (sp.exp((s - M * a * eps) / C) - 1)
+        return thermoelastic_energy(s, eps, **self._constants(sp.Float))
+
+    def symbolic_energy(self, s: sp.Expr, eps: sp.Expr, T0: sp.Symbol, params: dict) -> sp.Expr:
+        """The energy per unit phase volume with the built-in constants as symbols
+        (`C_<name>`, `M_<name>`, `alpha_<name>`, and `T0`), their values added to `params`:
+        differentiable leaves of a compiled model. A phase given by its `energy` function
+        has no such leaves and returns that function's expression."""
+        if self._energy_fn is not None:
+            return self.energy(s, eps)
+        C = sp.Symbol(f"C_{self.name}", positive=True)
+        M, alpha = sp.symbols(f"M_{self.name} alpha_{self.name}", real=True)
+        params[C], params[M], params[alpha] = self.C, self.modulus, self.expansion
+        return thermoelastic_energy(s, eps, C=C, modulus=M, expansion=alpha, T0=T0)
+
+    def entropy(self, T: float, eps: float = 0.0) -> float:
+        r"""The entropy density at which the temperature $\partial u/\partial s$ is `T`, at
+        strain `eps` (solved numerically for a phase given by its energy function)."""
+        if self._energy_fn is None:
+            return thermoelastic_entropy(T, eps, **self._constants(float))
+        s = sp.Symbol("s", real=True)
+        Ts = sp.diff(self.energy(s, sp.Float(eps)), s)
+        guess = self.linear.C * math.log(T / self.linear.T0)
+        try:
+            return float(sp.nsolve(Ts - T, s, guess))
+        except (ValueError, ZeroDivisionError) as err:
+            raise InputError(
+                f"phase {self.name!r}: no entropy found where du/ds = {T:g} ({err})."
+            ) from None
+
+    def _constants(self, kind) -> dict:
+        return {
+            "C": kind(self.C),
+            "modulus": kind(self.modulus),
+            "expansion": kind(self.expansion),
+            "T0": kind(self.T0),
+        }
 
     @property
     def C(self) -> float:
@@ -202,10 +239,10 @@ class Interface:
             raise ModelError(f"{where}: h and area_density go together; give both.")
         if closure is not None and not callable(closure):
             raise ModelError(f"{where} closure: expected a function (phase_a, phase_b) -> H.")
-        self._h_av = None if h_av is None else _positive(h_av, f"{where} h_av")
+        self._h_av = None if h_av is None else positive_number(h_av, f"{where} h_av", ModelError)
         if given[1]:
-            self._h_av = _positive(h, f"{where} h") * _positive(
-                area_density, f"{where} area_density"
+            self._h_av = positive_number(h, f"{where} h", ModelError) * positive_number(
+                area_density, f"{where} area_density", ModelError
             )
         self._closure = closure
 
@@ -214,7 +251,7 @@ class Interface:
         if self._closure is None:
             return self._h_av
         where = f"interface {self.a!r}-{self.b!r} closure"
-        return _positive(self._closure(phases[self.a], phases[self.b]), where)
+        return positive_number(self._closure(phases[self.a], phases[self.b]), where, ModelError)
 
     def __repr__(self) -> str:
         return f"Interface({self.a!r}, {self.b!r})"
@@ -231,10 +268,10 @@ def laminate(l_a: float, l_b: float, *, h: float | None = None):
     This is an approximation: the exact slowest out-of-phase mode of the layered cell decays
     at a different rate ($\pi^2$ against 12 for equal phases); see the composites docs.
     """
-    l_a = _positive(l_a, "laminate l_a")
-    l_b = _positive(l_b, "laminate l_b")
+    l_a = positive_number(l_a, "laminate l_a", ModelError)
+    l_b = positive_number(l_b, "laminate l_b", ModelError)
     if h is not None:
-        h = _positive(h, "laminate h")
+        h = positive_number(h, "laminate h", ModelError)
 
     def closure(a: Phase, b: Phase) -> float:
         if a.conductivity == 0 or b.conductivity == 0:

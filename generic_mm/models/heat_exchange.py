@@ -12,6 +12,7 @@ import math
 import sympy as sp
 
 from .._model import GenericModel
+from ..structured import entropic_exchange
 
 DESCRIPTION = "Two bodies with constant heat capacities exchanging heat through a conductance."
 
@@ -41,5 +42,5 @@ def model(**params: float) -> GenericModel:
         energy=C1 * T1 + C2 * T2,
         entropy=s1 + s2,
         poisson=None,
-        friction=kappa * sp.Matrix([[T2 / T1, -1], [-1, T1 / T2]]),
+        friction=entropic_exchange(kappa, T1, T2),
     )

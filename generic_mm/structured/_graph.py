@@ -101,6 +101,33 @@ class Grid:
         cells = self.face(name)
         return np.stack([cells, np.full_like(cells, other)], axis=1)
 
+    def area_over_spacing(self, axis: int) -> float:
+        """$A/h$ of a face normal to `axis`: the cell's cross-section $A$ (the product of
+        the other spacings) over its spacing $h$ along `axis`. Times a conductivity, the
+        conductance between two cell centres one step apart."""
+        if not 0 <= axis < self.ndim:
+            raise ModelError(
+                f"Grid.area_over_spacing: axis must be in [0, {self.ndim}), got {axis}."
+            )
+        area = math.prod(h for d, h in enumerate(self.spacing) if d != axis)
+        return area / self.spacing[axis]
+
+    def edge_geometry(self) -> np.ndarray:
+        """[`area_over_spacing`][generic_mm.structured.Grid.area_over_spacing] of every
+        edge, in the order of [`edges`][generic_mm.structured.Grid.edges], shape
+        `(n_edges,)`."""
+        per_axis = [
+            np.full(len(self.axis_edges(a)), self.area_over_spacing(a)) for a in range(self.ndim)
+        ]
+        return np.concatenate(per_axis)
+
+    def face_geometry(self, name: str) -> np.ndarray:
+        """[`area_over_spacing`][generic_mm.structured.Grid.area_over_spacing] of the faces
+        of the cells on face `name`, in the order of
+        [`face`][generic_mm.structured.Grid.face], shape `(n_face,)`."""
+        cells = self.face(name)
+        return np.full(len(cells), self.area_over_spacing(_FACES.index(name) // 2))
+
     def coordinates(self) -> tuple[np.ndarray, ...]:
         """Cell-centre coordinates per axis, each of the grid's shape."""
         axes = [(np.arange(n) + 0.5) * h for n, h in zip(self.shape, self.spacing)]
