@@ -9,7 +9,9 @@ reports a pass marked `"sampled"`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
+import math
 import signal
 import sys
 import threading
@@ -19,9 +21,10 @@ from collections.abc import Callable, Iterable
 import sympy as sp
 
 from ._errors import InputError
-from ._model import AbstractModel, GenericModel, _matvec
+from ._expressions import matvec
+from ._region import Region
 from ._report import CONDITIONS, CheckResult, ConsistencyReport
-from ._sampling import SampledChecks
+from ._sampling import OperatorBlock, SampledChecks
 
 _MAX_OPS_FOR_SIMPLIFY = 300
 _MAX_PSD_SYMBOLIC = 4
@@ -53,6 +56,8 @@ def _interrupt_after(seconds: float):
     if seconds <= 0:
         raise _Timeout
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not math.isfinite(seconds):
+        usable = False  # no time box asked for: install nothing
     if not usable:
         yield
         return
@@ -112,29 +117,29 @@ def _all_zero(exprs: Iterable[sp.Expr], budget: _Budget) -> bool:
     return all(_proved_zero(e, budget) for e in exprs)
 
 
-def _symbolic_antisymmetric(model: GenericModel, budget: _Budget) -> str | None:
+def _symbolic_antisymmetric(model: OperatorBlock, budget: _Budget) -> str | None:
     L, n = model.poisson, model.n
     res = (L[i, j] + L[j, i] for i in range(n) for j in range(i, n))
     return "L + L^T = 0 identically" if _all_zero(res, budget) else None
 
 
-def _symbolic_symmetric(model: GenericModel, budget: _Budget) -> str | None:
+def _symbolic_symmetric(model: OperatorBlock, budget: _Budget) -> str | None:
     M, n = model.friction, model.n
     res = (M[i, j] - M[j, i] for i in range(n) for j in range(i + 1, n))
     return "M - M^T = 0 identically" if _all_zero(res, budget) else None
 
 
-def _symbolic_poisson_degeneracy(model: GenericModel, budget: _Budget) -> str | None:
-    res = _matvec(model.poisson, model.grad_entropy)
+def _symbolic_poisson_degeneracy(model: OperatorBlock, budget: _Budget) -> str | None:
+    res = matvec(model.poisson, model.grad_entropy)
     return "L grad S = 0 identically" if _all_zero(res, budget) else None
 
 
-def _symbolic_friction_degeneracy(model: GenericModel, budget: _Budget) -> str | None:
-    res = _matvec(model.friction, model.grad_energy)
+def _symbolic_friction_degeneracy(model: OperatorBlock, budget: _Budget) -> str | None:
+    res = matvec(model.friction, model.grad_energy)
     return "M grad E = 0 identically" if _all_zero(res, budget) else None
 
 
-def _symbolic_jacobi(model: GenericModel, budget: _Budget, antisymmetric: bool) -> str | None:
+def _symbolic_jacobi(model: OperatorBlock, budget: _Budget, antisymmetric: bool) -> str | None:
     L, n, x = model.poisson, model.n, model.state
     state = set(x)
     if not any(L[i, j].free_symbols & state for i in range(n) for j in range(n)):
@@ -164,7 +169,7 @@ def _symbolic_jacobi(model: GenericModel, budget: _Budget, antisymmetric: bool) 
     return "Jacobiator vanishes identically"
 
 
-def _symbolic_psd(model: GenericModel, budget: _Budget, symmetric: bool) -> str | None:
+def _symbolic_psd(model: OperatorBlock, budget: _Budget, symmetric: bool) -> str | None:
     M, n = model.friction, model.n
     active = [i for i in range(n) if any(M[i, j] != 0 or M[j, i] != 0 for j in range(n))]
     if not active:
@@ -186,10 +191,86 @@ def _symbolic_psd(model: GenericModel, budget: _Budget, symmetric: bool) -> str 
     return f"all principal minors of M are nonnegative ({len(active)} active variables)"
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckOptions:
+    """The options of one `check` call (they key the cached report)."""
+
+    samples: int = 4096
+    rtol: float = 1e-8
+    seed: int = 0
+    symbolic_timeout: float = 1.0
+
+
+_PROVERS: dict[str, Callable[[OperatorBlock, _Budget, dict[str, str | None]], str | None]] = {
+    "poisson_antisymmetric": lambda b, t, done: _symbolic_antisymmetric(b, t),
+    "friction_symmetric": lambda b, t, done: _symbolic_symmetric(b, t),
+    "jacobi_identity": lambda b, t, done: _symbolic_jacobi(
+        b, t, done.get("poisson_antisymmetric") is not None
+    ),
+    "friction_positive_semidefinite": lambda b, t, done: _symbolic_psd(
+        b, t, done.get("friction_symmetric") is not None
+    ),
+    "poisson_degeneracy": lambda b, t, done: _symbolic_poisson_degeneracy(b, t),
+    "friction_degeneracy": lambda b, t, done: _symbolic_friction_degeneracy(b, t),
+}
+_JUDGES: dict[str, Callable[[SampledChecks], CheckResult]] = {
+    "poisson_antisymmetric": SampledChecks.antisymmetric,
+    "jacobi_identity": SampledChecks.jacobi,
+    "friction_symmetric": SampledChecks.symmetric,
+    "friction_positive_semidefinite": SampledChecks.positive_semidefinite,
+    "poisson_degeneracy": SampledChecks.poisson_degeneracy,
+    "friction_degeneracy": SampledChecks.friction_degeneracy,
+}
+# The symbolic attempts run in this order: Jacobi's reduction needs antisymmetry proved,
+# the PSD minors need symmetry.
+_PROOF_ORDER = (
+    "poisson_antisymmetric",
+    "friction_symmetric",
+    "jacobi_identity",
+    "friction_positive_semidefinite",
+    "poisson_degeneracy",
+    "friction_degeneracy",
+)
+
+
+def check_block(
+    block: OperatorBlock,
+    region: Region,
+    options: CheckOptions,
+    conditions: tuple[str, ...] = CONDITIONS,
+) -> dict[str, CheckResult]:
+    """Decide `conditions` for one operator block: symbolically where SymPy proves them
+    within the time box, otherwise at sampled points of `region` (one evaluation shared by
+    all sampled conditions)."""
+    # Jacobi's symbolic reduction needs antisymmetry proved, the PSD minors need symmetry:
+    # attempt those prerequisites too when only the dependent condition is asked for.
+    wanted = set(conditions)
+    if "jacobi_identity" in wanted:
+        wanted.add("poisson_antisymmetric")
+    if "friction_positive_semidefinite" in wanted:
+        wanted.add("friction_symmetric")
+    proved: dict[str, str | None] = {}
+    for name in _PROOF_ORDER:
+        if name in wanted:
+            proved[name] = _PROVERS[name](block, _Budget(options.symbolic_timeout), proved)
+    sampled: SampledChecks | None = None
+    out: dict[str, CheckResult] = {}
+    for name in conditions:
+        if proved[name] is not None:
+            out[name] = CheckResult(name, True, "symbolic", proved[name])
+            continue
+        if sampled is None:
+            sampled = SampledChecks(
+                block, region, samples=options.samples, seed=options.seed, rtol=options.rtol
+            )
+        out[name] = _JUDGES[name](sampled)
+    return out
+
+
 def check(
-    model: GenericModel,
+    model,
     *,
-    samples: int = 256,
+    samples: int = 4096,
     rtol: float = 1e-8,
     seed: int = 0,
     symbolic_timeout: float = 1.0,
@@ -202,78 +283,42 @@ def check(
     `poisson_degeneracy` ($L\nabla S = 0$) and `friction_degeneracy` ($M\nabla E = 0$).
     Each is first attempted symbolically (at most `symbolic_timeout` seconds per condition);
     what SymPy cannot prove is decided by evaluating the compiled model in float64 at
-    `samples` states drawn from the model's domain, with relative tolerance `rtol`. A
-    failure comes with the counterexample where the violation is largest.
+    `samples` points drawn from the checked region (every state variable *and every
+    parameter* over its declared domain, or a documented default derived from its sign
+    assumption), with relative tolerance `rtol`; positive semi-definiteness is then also
+    searched for a violation by optimisation from the worst samples. A failure comes with
+    the counterexample where the violation is largest; the report lists the region covered
+    and which intervals were defaulted rather than declared.
 
-    Results are cached on the model: checking the same model again with the same options
-    is free.
+    Results are cached on the model (models are immutable): checking the same model again
+    with the same options is free.
 
     **Arguments:**
 
-    - `model`: a [`generic_mm.GenericModel`][].
-    - `samples`: number of sampled states for the numeric stage.
+    - `model`: any model (`GenericModel`, `StructuredModel`, ...).
+    - `samples`: number of sampled points for the numeric stage.
     - `rtol`: relative tolerance of the numeric stage.
-    - `seed`: seed of the state sampler (the check is deterministic).
-    - `symbolic_timeout`: seconds of symbolic work per condition.
+    - `seed`: seed of the sampler (the check is deterministic).
+    - `symbolic_timeout`: seconds of symbolic work per condition (`float("inf")`: no
+        time box).
 
     **Returns:** a [`generic_mm.ConsistencyReport`][].
     """
-    if not isinstance(model, (GenericModel, AbstractModel)):
+    from ._model import AbstractModel
+
+    if not isinstance(model, AbstractModel):
         raise InputError(
-            f"check: expected a GenericModel or StructuredModel, got {type(model).__name__}; "
-            "compiled models carry no symbolic form to check (check the model before compiling)."
+            f"check: expected a model (GenericModel, StructuredModel, ...), got "
+            f"{type(model).__name__}; compiled models carry no symbolic form to check (check "
+            "the model before compiling)."
         )
-    if not (isinstance(samples, int) and samples >= 1):
+    if isinstance(samples, bool) or not (isinstance(samples, int) and samples >= 1):
         raise InputError(f"check: samples must be a positive integer, got {samples!r}.")
     if not (0 < rtol < 1):
         raise InputError(f"check: rtol must be in (0, 1), got {rtol!r}.")
-    key = ("check", samples, rtol, seed, symbolic_timeout)
-    if isinstance(model, AbstractModel):
-        options = dict(samples=samples, rtol=rtol, seed=seed, symbolic_timeout=symbolic_timeout)
-        return model._cached(key, lambda: model._check(**options))
-    return model._cached(key, lambda: _run_checks(model, samples, rtol, seed, symbolic_timeout))
-
-
-def _run_checks(model, samples, rtol, seed, timeout) -> ConsistencyReport:
-    sampled: SampledChecks | None = None
-
-    def numeric() -> SampledChecks:
-        nonlocal sampled
-        if sampled is None:
-            sampled = SampledChecks(model, samples=samples, seed=seed, rtol=rtol)
-        return sampled
-
-    proved: dict[str, str | None] = {}
-
-    def attempt(name: str, prove: Callable[[_Budget], str | None]) -> str | None:
-        proved[name] = prove(_Budget(timeout))
-        return proved[name]
-
-    attempt("poisson_antisymmetric", lambda b: _symbolic_antisymmetric(model, b))
-    attempt("friction_symmetric", lambda b: _symbolic_symmetric(model, b))
-    attempt(
-        "jacobi_identity",
-        lambda b: _symbolic_jacobi(model, b, proved["poisson_antisymmetric"] is not None),
-    )
-    attempt(
-        "friction_positive_semidefinite",
-        lambda b: _symbolic_psd(model, b, proved["friction_symmetric"] is not None),
-    )
-    attempt("poisson_degeneracy", lambda b: _symbolic_poisson_degeneracy(model, b))
-    attempt("friction_degeneracy", lambda b: _symbolic_friction_degeneracy(model, b))
-
-    numeric_method = {
-        "poisson_antisymmetric": lambda s: s.antisymmetric(),
-        "jacobi_identity": lambda s: s.jacobi(),
-        "friction_symmetric": lambda s: s.symmetric(),
-        "friction_positive_semidefinite": lambda s: s.positive_semidefinite(),
-        "poisson_degeneracy": lambda s: s.poisson_degeneracy(),
-        "friction_degeneracy": lambda s: s.friction_degeneracy(),
-    }
-    results = []
-    for name in CONDITIONS:
-        if proved[name] is not None:
-            results.append(CheckResult(name, True, "symbolic", proved[name]))
-        else:
-            results.append(numeric_method[name](numeric()))
-    return ConsistencyReport(model.name, results)
+    if not (isinstance(symbolic_timeout, (int, float)) and symbolic_timeout >= 0):
+        raise InputError(
+            f"check: symbolic_timeout must be a number of seconds >= 0, got {symbolic_timeout!r}."
+        )
+    options = CheckOptions(samples, float(rtol), int(seed), float(symbolic_timeout))
+    return model.cached(("check", options), lambda: model.consistency_report(options))

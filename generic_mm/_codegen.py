@@ -351,4 +351,4 @@ class ModelFunctions(AbstractFunctions):
 
 def model_functions(model) -> ModelFunctions:
     """The (cached) `ModelFunctions` of a `GenericModel`."""
-    return model._cached("functions", lambda: ModelFunctions(model))
+    return model.cached("functions", lambda: ModelFunctions(model))

@@ -10,11 +10,13 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from ._checks import check as _check
-from ._codegen import AbstractFunctions, model_functions
+from ._codegen import AbstractFunctions
 from ._custom_types import Matrix, Scalar, State
 from ._errors import InputError
+from ._expressions import closest
 from ._layout import StateLayout
-from ._model import AbstractModel, GenericModel, _closest
+from ._model import AbstractModel
+from ._region import ParameterSpec, validate_overrides
 
 
 class CompiledModel(eqx.Module):
@@ -35,6 +37,13 @@ class CompiledModel(eqx.Module):
     name: str = eqx.field(static=True)
     checked: bool = eqx.field(static=True)
     functions: AbstractFunctions = eqx.field(static=True)
+    specs: _Specs = eqx.field(static=True)
+
+    @property
+    def parameter_specs(self) -> Mapping[str, ParameterSpec]:
+        """Name -> `ParameterSpec`: sign assumptions and declared domains that parameter
+        overrides are validated against."""
+        return self.specs.specs
 
     @property
     def n(self) -> int:
@@ -61,7 +70,7 @@ class CompiledModel(eqx.Module):
                 )
             for key, value in overrides.items():
                 if key not in values:
-                    raise InputError(f"args[{key!r}]: not a parameter{_closest(str(key), values)}.")
+                    raise InputError(f"args[{key!r}]: not a parameter{closest(str(key), values)}.")
                 values[key] = value
         return values
 
@@ -139,8 +148,9 @@ class CompiledModel(eqx.Module):
         new = dict(self.params)
         for key, value in values.items():
             if key not in new:
-                raise InputError(f"with_params: {key!r} is not a parameter{_closest(key, new)}.")
+                raise InputError(f"with_params: {key!r} is not a parameter{closest(key, new)}.")
             new[key] = jnp.asarray(value, dtype=float)
+        validate_overrides(self.parameter_specs, values, "with_params", warn=self.checked)
         return eqx.tree_at(lambda c: c.params, self, new)
 
     def index(self, name: str) -> int:
@@ -148,8 +158,9 @@ class CompiledModel(eqx.Module):
         return self.layout.index(name)
 
 
-def compile(model: GenericModel | AbstractModel, *, check: bool = True) -> CompiledModel:
-    """Compile a `GenericModel` to a [`generic_mm.CompiledModel`][].
+def compile(model: AbstractModel, *, check: bool = True) -> CompiledModel:
+    """Compile a model (`GenericModel`, `StructuredModel`, ...) to a
+    [`generic_mm.CompiledModel`][].
 
     Code is generated once per model (with common-subexpression elimination) and cached:
     compiling the same model again returns the same object, so jitted functions of it are
@@ -164,21 +175,18 @@ def compile(model: GenericModel | AbstractModel, *, check: bool = True) -> Compi
 
     **Returns:** a `CompiledModel`.
     """
-    if not isinstance(model, (GenericModel, AbstractModel)):
+    if not isinstance(model, AbstractModel):
         raise InputError(
-            f"compile: expected a GenericModel or a StructuredModel, got {type(model).__name__}."
+            f"compile: expected a model (GenericModel, StructuredModel, ...), got "
+            f"{type(model).__name__}."
         )
     if check:
         _check(model).raise_if_failed()
-    return model._cached(("compiled", bool(check)), lambda: _build(model, bool(check)))
+    return model.cached(("compiled", bool(check)), lambda: _build(model, bool(check)))
 
 
-def _build(model: GenericModel | AbstractModel, checked: bool) -> CompiledModel:
-    if isinstance(model, AbstractModel):
-        params, data, layout, functions = model._compile_parts()
-    else:
-        params = {s.name: jnp.asarray(model.params[s], dtype=float) for s in model.param_symbols}
-        data, layout, functions = {}, StateLayout.flat(model.state_names), model_functions(model)
+def _build(model: AbstractModel, checked: bool) -> CompiledModel:
+    params, data, layout, functions = model.compile_parts()
     return CompiledModel(
         params=params,
         data=data,
@@ -186,20 +194,35 @@ def _build(model: GenericModel | AbstractModel, checked: bool) -> CompiledModel:
         name=model.name,
         checked=checked,
         functions=functions,
+        specs=_Specs(model.parameter_specs()),
     )
+
+
+class _Specs:
+    """The parameter specs of a compiled model: a static field, hashed by identity."""
+
+    def __init__(self, specs: Mapping[str, ParameterSpec]):
+        self.specs = dict(specs)
 
 
 class GenericTerm(diffrax.AbstractTerm):
     r"""A Diffrax term for $\dot x = L\nabla E + M\nabla S$ that carries its `CompiledModel`.
 
-    For ordinary solvers it is the ODE term of `model.vector_field` (control: time);
-    structure-preserving solvers read $E$, $S$, $L$ and $M$ from `model`. Obtain one from
+    For ordinary solvers it is the ODE term of `model.vector_field` (control: time). Pass
+    the compiled model as `args` (`diffeqsolve(cm.term, solver, ..., args=cm)`): then the
+    vector field is that model's, and structure-preserving solvers such as
+    [`generic_mm.DiscreteGradient`][] read $E$, $S$, $L$ and $M$ from it. `args` may also be
+    `None` or a mapping of parameter overrides (ordinary solvers only). Obtain one from
     [`generic_mm.CompiledModel.term`][].
     """
 
     model: CompiledModel
 
     def vf(self, t, y, args):
+        # A CompiledModel as `args` (what `simulate` passes, and what structure-preserving
+        # solvers read E, S, L and M from) replaces the term's own model.
+        if isinstance(args, CompiledModel):
+            return args.vector_field(t, y)
         return self.model.vector_field(t, y, args)
 
     def contr(self, t0, t1, **kwargs):

@@ -13,12 +13,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ._errors import InputError
-from ._model import _closest
+from ._expressions import closest
+from ._validate import require_finite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +94,7 @@ class StateLayout:
         table = self._lookup()
         if not isinstance(name, str) or name not in table:
             raise InputError(
-                f"{where}[{name!r}]: not a state variable{_closest(str(name), table)}; "
+                f"{where}[{name!r}]: not a state variable{closest(str(name), table)}; "
                 f"the state is {list(self.names)}."
             )
         return table[name]
@@ -129,8 +129,7 @@ class StateLayout:
                     f"{where}[{name!r}]: expected a number or an array of shape {block.shape}, "
                     f"got shape {a.shape}."
                 )
-            if not isinstance(a, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(a))):
-                raise InputError(f"{where}[{name!r}]: contains non-finite values.")
+            require_finite(a, f"{where}[{name!r}]")
             given[key] = jnp.broadcast_to(a, block.shape)
         parts = []
         for bi, b in enumerate(self.blocks):

@@ -1,117 +1,98 @@
-"""`GenericModel`: the symbolic description of a GENERIC system, validated on construction."""
+"""The model interface (`AbstractModel`) and `GenericModel`, a flat SymPy GENERIC system."""
 
 from __future__ import annotations
 
 import abc
-import difflib
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
+import jax.numpy as jnp
+import numpy as np
 import sympy as sp
 
-from ._codegen import unsupported_parts
+from ._checks import CheckOptions, check_block
+from ._codegen import model_functions
 from ._errors import ModelError
+from ._expressions import (
+    as_matrix,
+    as_param_value,
+    as_scalar_expr,
+    check_sign,
+    closest,
+    gradient,
+    matvec,
+    parse_state,
+)
+from ._layout import StateLayout
+from ._region import ParameterSpec, Region, actual_rows, state_axis
+from ._report import CONDITIONS, ConsistencyReport
+from ._sampling import OperatorBlock
 
-_SCALAR_FIELDS = ("energy", "entropy")
 _MATRIX_FIELDS = ("poisson", "friction")
 
 
-def _closest(name: str, candidates: Iterable[str]) -> str:
-    match = difflib.get_close_matches(name, list(candidates), n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+class CompiledParts(NamedTuple):
+    """What a model hands `generic_mm.compile`: parameter leaves (name -> array), integer
+    data leaves (e.g. edge lists), the state layout and the functions to evaluate."""
 
-
-def _as_scalar_expr(value: Any, where: str) -> sp.Expr:
-    if isinstance(value, str):
-        raise ModelError(
-            f"{where}: got the string {value!r}; pass a SymPy expression. Text is never evaluated: "
-            "to read a model from a text file use generic_mm.load_model."
-        )
-    if isinstance(value, bool):
-        raise ModelError(
-            f"{where}: got the boolean {value!r}; expected a SymPy expression or number."
-        )
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ModelError(f"{where}: got the non-finite number {value!r}.")
-        return sp.Integer(value) if isinstance(value, int) else sp.Float(value)
-    if isinstance(value, sp.MatrixBase):
-        raise ModelError(
-            f"{where}: got a {value.shape[0]}x{value.shape[1]} matrix; expected a scalar."
-        )
-    if not isinstance(value, sp.Expr):
-        raise ModelError(
-            f"{where}: got {type(value).__name__} {value!r}; expected a SymPy expression or number."
-        )
-    problem = unsupported_parts(value)
-    if problem:
-        raise ModelError(f"{where}: {problem}")
-    return value
-
-
-def _as_matrix(value: Any, field: str, n: int, names: Sequence[str]) -> sp.ImmutableMatrix:
-    if value is None or (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
-    ):
-        return sp.ImmutableMatrix.zeros(n, n)
-    if isinstance(value, sp.MatrixBase):
-        rows = [[value[i, j] for j in range(value.shape[1])] for i in range(value.shape[0])]
-    elif isinstance(value, Sequence) and not isinstance(value, str):
-        rows = []
-        for i, row in enumerate(value):
-            if not isinstance(row, Sequence) or isinstance(row, str):
-                raise ModelError(
-                    f"{field}[{i}]: expected a row (a list of {n} entries), got {type(row).__name__}."
-                )
-            rows.append(list(row))
-    else:
-        raise ModelError(
-            f"{field}: expected a SymPy Matrix or nested lists of shape ({n}, {n}), "
-            f"got {type(value).__name__}."
-        )
-    if len(rows) != n:
-        raise ModelError(
-            f"{field}: has {len(rows)} rows but the state has {n} variables; "
-            f"expected a {n}x{n} matrix (one row and column per state variable)."
-        )
-    for i, row in enumerate(rows):
-        if len(row) != n:
-            raise ModelError(
-                f"{field}: row {i} ({names[i]}) has {len(row)} entries; expected {n} "
-                f"(the operator must be square, {n}x{n})."
-            )
-    entries = [
-        [_as_scalar_expr(rows[i][j], f"{field}[{names[i]}, {names[j]}]") for j in range(n)]
-        for i in range(n)
-    ]
-    return sp.ImmutableMatrix(entries)
+    params: dict[str, Any]
+    data: dict[str, Any]
+    layout: StateLayout
+    functions: Any
 
 
 class AbstractModel(abc.ABC):
-    """A model that is not one flat SymPy system (e.g. `generic_mm.structured.StructuredModel`).
+    """The interface every kind of model implements: what `compile`, `check` and
+    `simulate` need, and nothing else.
 
-    It hands the core what a flat model gets from code generation: parameter leaves, a
-    state layout and an `AbstractFunctions`, plus its own consistency report; `compile`,
-    `check` and `simulate` then treat it as any model.
+    - `compile_parts()`: the parameter leaves, data, state layout and JAX functions
+        ([`generic_mm.CompiledModel`][] is built from them);
+    - `consistency_report(options)`: the six GENERIC conditions, decided for this kind of
+        model (flat: one operator block; structured: one per template);
+    - `parameter_specs()`: each parameter's symbol (sign assumptions), values and declared
+        domain, against which `simulate` validates parameter overrides.
+
+    Shared behaviour lives here once: results are cached per model (`cached`), and models
+    are immutable after construction, so a cached report or compiled model never goes
+    stale (derive a changed model with `with_params`).
     """
 
     name: str
 
     @abc.abstractmethod
-    def _compile_parts(self):
-        """`(params, data, layout, functions)` for `CompiledModel`."""
+    def compile_parts(self) -> CompiledParts:
+        """The parts `generic_mm.compile` assembles into a `CompiledModel`."""
 
     @abc.abstractmethod
-    def _check(self, *, samples: int, rtol: float, seed: int, symbolic_timeout: float):
-        """The `ConsistencyReport` of the model."""
+    def consistency_report(self, options: CheckOptions) -> ConsistencyReport:
+        """Decide the six conditions (use `generic_mm.check`, which caches this)."""
 
     @abc.abstractmethod
-    def _cached(self, key, build):
-        """`build()`, computed once per key."""
+    def parameter_specs(self) -> Mapping[str, ParameterSpec]:
+        """Name -> `ParameterSpec` for every parameter."""
+
+    def cached(self, key: Any, build):
+        """`build()`, computed once per key for this model."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]
+
+    def _freeze(self) -> None:
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen", False):
+            raise AttributeError(
+                f"{type(self).__name__} is immutable (its checks and compiled code are cached); "
+                f"build a new model, or use with_params to change parameter values."
+            )
+        object.__setattr__(self, name, value)
 
 
-class GenericModel:
+class GenericModel(AbstractModel):
     r"""A GENERIC model $\dot x = L(x)\nabla E(x) + M(x)\nabla S(x)$, written in SymPy.
 
     The model is validated when constructed: every symbol must be a state variable or a
@@ -165,15 +146,19 @@ class GenericModel:
         if name is not None and not isinstance(name, str):
             raise ModelError(f"name: expected a string, got {type(name).__name__}.")
         self.name: str = name if name is not None else "GENERIC model"
-        self.state: tuple[sp.Symbol, ...] = _parse_state(state)
+        self.state: tuple[sp.Symbol, ...] = parse_state(state)
         names = [s.name for s in self.state]
         n = len(self.state)
-        self.energy: sp.Expr = _as_scalar_expr(energy, "energy")
-        self.entropy: sp.Expr = _as_scalar_expr(entropy, "entropy")
-        self.poisson: sp.ImmutableMatrix = _as_matrix(poisson, "poisson", n, names)
-        self.friction: sp.ImmutableMatrix = _as_matrix(friction, "friction", n, names)
-        self.params: dict[sp.Symbol, float] = self._resolve_params(params or {})
-        self.domain: dict[str, tuple[float, float]] = self._resolve_domain(domain or {})
+        self.energy: sp.Expr = as_scalar_expr(energy, "energy")
+        self.entropy: sp.Expr = as_scalar_expr(entropy, "entropy")
+        self.poisson: sp.ImmutableMatrix = as_matrix(poisson, "poisson", n, names)
+        self.friction: sp.ImmutableMatrix = as_matrix(friction, "friction", n, names)
+        self.params: Mapping[sp.Symbol, float] = types.MappingProxyType(
+            self._resolve_params(params or {})
+        )
+        self.domain: Mapping[str, tuple[float, float]] = types.MappingProxyType(
+            self._resolve_domain(domain or {})
+        )
         if description is not None and not isinstance(description, str):
             raise ModelError(f"description: expected a string, got {type(description).__name__}.")
         self.description: str | None = description
@@ -183,7 +168,7 @@ class GenericModel:
                 f"simulation: expected a mapping of options, got {type(simulation).__name__}."
             )
         self.simulation: dict[str, Any] = dict(simulation or {})
-        self._cache: dict[Any, Any] = {}
+        self._freeze()
 
     # -- construction helpers -------------------------------------------------------------
     def _fields(self):
@@ -238,15 +223,15 @@ class GenericModel:
             )
             if symbol in resolved:
                 raise ModelError(f"params: {pname!r} is given twice.")
-            resolved[symbol] = _as_param_value(value, f"params[{pname!r}]")
-            _check_sign(symbol, resolved[symbol], f"params[{pname!r}]")
+            resolved[symbol] = as_param_value(value, f"params[{pname!r}]")
+            check_sign(symbol, resolved[symbol], f"params[{pname!r}]")
         param_names = {s.name for s in resolved}
         for where, expr in self._fields():
             unknown = sorted(
                 s.name for s in expr.free_symbols if s.name not in state_names | param_names
             )
             if unknown:
-                hint = _closest(unknown[0], state_names | param_names)
+                hint = closest(unknown[0], state_names | param_names)
                 raise ModelError(
                     f"{where}: unknown symbol(s) {', '.join(map(repr, unknown))}{hint}; every symbol "
                     "must be a state variable or a parameter with a default value in params."
@@ -265,7 +250,7 @@ class GenericModel:
             if not isinstance(dname, str) or dname not in by_name:
                 raise ModelError(
                     f"domain[{dname!r}]: not a state variable or parameter of this model"
-                    f"{_closest(str(dname), by_name)}."
+                    f"{closest(str(dname), by_name)}."
                 )
             try:
                 lo, hi = (float(v) for v in interval)
@@ -285,6 +270,13 @@ class GenericModel:
                 raise ModelError(
                     f"domain[{dname!r}]: {dname} is declared nonnegative but the interval starts at {lo}."
                 )
+            if sym in self.params:
+                value = self.params[sym]
+                if not lo <= value <= hi:
+                    raise ModelError(
+                        f"domain[{dname!r}]: the value of {dname}, {value:g}, lies outside "
+                        f"({lo:g}, {hi:g}); the domain must contain the parameter's value."
+                    )
             out[dname] = (lo, hi)
         return out
 
@@ -301,9 +293,9 @@ class GenericModel:
             name = key.name if isinstance(key, sp.Symbol) else key
             if name not in names:
                 raise ModelError(
-                    f"initial_state[{name!r}]: not a state variable{_closest(str(name), names)}."
+                    f"initial_state[{name!r}]: not a state variable{closest(str(name), names)}."
                 )
-            out[name] = _as_param_value(value, f"initial_state[{name!r}]")
+            out[name] = as_param_value(value, f"initial_state[{name!r}]")
         missing = [n for n in names if n not in out]
         if missing:
             raise ModelError(
@@ -332,47 +324,86 @@ class GenericModel:
         """The parameter names, in the order of `param_symbols`."""
         return tuple(s.name for s in self.param_symbols)
 
-    def _cached(self, key: str, build):
-        if key not in self._cache:
-            self._cache[key] = build()
-        return self._cache[key]
-
     @property
     def grad_energy(self) -> sp.ImmutableMatrix:
         r"""$\nabla E$ as an $n\times 1$ SymPy matrix (derived once, cached)."""
-        return self._cached("grad_energy", lambda: _gradient(self.energy, self.state))
+        return self.cached("grad_energy", lambda: gradient(self.energy, self.state))
 
     @property
     def grad_entropy(self) -> sp.ImmutableMatrix:
         r"""$\nabla S$ as an $n\times 1$ SymPy matrix (derived once, cached)."""
-        return self._cached("grad_entropy", lambda: _gradient(self.entropy, self.state))
+        return self.cached("grad_entropy", lambda: gradient(self.entropy, self.state))
 
     @property
     def reversible_rate(self) -> sp.ImmutableMatrix:
         r"""$L\nabla E$, the reversible part of $\dot x$."""
-        return self._cached("rev", lambda: _matvec(self.poisson, self.grad_energy))
+        return self.cached("rev", lambda: matvec(self.poisson, self.grad_energy))
 
     @property
     def irreversible_rate(self) -> sp.ImmutableMatrix:
         r"""$M\nabla S$, the irreversible part of $\dot x$."""
-        return self._cached("irr", lambda: _matvec(self.friction, self.grad_entropy))
+        return self.cached("irr", lambda: matvec(self.friction, self.grad_entropy))
 
     @property
     def rates(self) -> sp.ImmutableMatrix:
         r"""$\dot x = L\nabla E + M\nabla S$ as an $n\times 1$ SymPy matrix."""
-        return self._cached("rates", lambda: self.reversible_rate + self.irreversible_rate)
+        return self.cached("rates", lambda: self.reversible_rate + self.irreversible_rate)
 
     @property
     def entropy_production(self) -> sp.Expr:
         r"""$\nabla S\cdot M\nabla S$, the entropy production rate."""
-        return self._cached("sigma", lambda: (self.grad_entropy.T * self.irreversible_rate)[0, 0])
+        return self.cached("sigma", lambda: (self.grad_entropy.T * self.irreversible_rate)[0, 0])
+
+    # -- the model interface ----------------------------------------------------------------
+    def parameter_specs(self) -> Mapping[str, ParameterSpec]:
+        """Name -> `ParameterSpec` (symbol, default value, declared domain or `None`)."""
+        return self.cached(
+            "specs",
+            lambda: {
+                s.name: ParameterSpec(s, np.asarray(self.params[s]), self.domain.get(s.name))
+                for s in self.param_symbols
+            },
+        )
+
+    def region(self) -> Region:
+        """Where the sampled checks look (see `generic_mm.check`)."""
+        specs = self.parameter_specs()
+        return Region(
+            inputs=tuple(state_axis(s, self.domain.get(s.name)) for s in self.state),
+            params=tuple(specs[n].axis for n in self.param_names),
+            actual=actual_rows([specs[n].values for n in self.param_names]),
+        )
+
+    def consistency_report(self, options: CheckOptions) -> ConsistencyReport:
+        block = OperatorBlock(
+            self.name,
+            self.state,
+            self.param_symbols,
+            self.poisson,
+            self.friction,
+            self.grad_energy,
+            self.grad_entropy,
+            program=model_functions(self).program("operators"),
+        )
+        region = self.region()
+        results = check_block(block, region, options)
+        return ConsistencyReport(
+            self.name,
+            [results[c] for c in CONDITIONS],
+            region=region.describe(),
+            defaulted=region.defaulted,
+        )
+
+    def compile_parts(self) -> CompiledParts:
+        params = {s.name: jnp.asarray(self.params[s], dtype=float) for s in self.param_symbols}
+        return CompiledParts(params, {}, StateLayout.flat(self.state_names), model_functions(self))
 
     def with_params(self, **values: float) -> GenericModel:
         """A copy of this model with new default parameter values (by name)."""
         names = set(self.param_names)
         for key in values:
             if key not in names:
-                raise ModelError(f"with_params: {key!r} is not a parameter{_closest(key, names)}.")
+                raise ModelError(f"with_params: {key!r} is not a parameter{closest(key, names)}.")
         params = {s: values.get(s.name, v) for s, v in self.params.items()}
         return GenericModel(
             self.state,
@@ -393,70 +424,3 @@ class GenericModel:
             f"GenericModel(name={self.name!r}, state={list(self.state_names)}, "
             f"params={ {s.name: v for s, v in self.params.items()} })"
         )
-
-
-def _parse_state(state: Any) -> tuple[sp.Symbol, ...]:
-    if isinstance(state, (str, sp.Basic)) or not isinstance(state, Iterable):
-        raise ModelError(
-            f"state: expected a list of SymPy symbols or names, got {type(state).__name__} {state!r}."
-        )
-    symbols: list[sp.Symbol] = []
-    seen: set[str] = set()
-    for i, item in enumerate(state):
-        if isinstance(item, str):
-            if not item.isidentifier():
-                raise ModelError(f"state[{i}]: {item!r} is not a valid variable name.")
-            item = sp.Symbol(item, real=True)
-        if not isinstance(item, sp.Symbol):
-            raise ModelError(
-                f"state[{i}]: expected a SymPy Symbol, got {type(item).__name__} {item!r}; state "
-                "variables must be plain symbols, not expressions."
-            )
-        if item.name in seen:
-            raise ModelError(f"state[{i}]: {item.name!r} appears twice in the state.")
-        seen.add(item.name)
-        symbols.append(item)
-    if not symbols:
-        raise ModelError("state: the state is empty; give at least one state variable.")
-    return tuple(symbols)
-
-
-def _as_param_value(value: Any, where: str) -> float:
-    if isinstance(value, bool) or isinstance(value, str):
-        raise ModelError(f"{where}: expected a real number, got {value!r}.")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ModelError(
-            f"{where}: expected a real number, got {type(value).__name__} {value!r}."
-        ) from None
-    if not math.isfinite(out):
-        raise ModelError(f"{where}: expected a finite number, got {out}.")
-    return out
-
-
-def _check_sign(symbol: sp.Symbol, value: float, where: str) -> None:
-    for assumption, ok in (
-        ("positive", value > 0),
-        ("nonnegative", value >= 0),
-        ("negative", value < 0),
-        ("nonpositive", value <= 0),
-    ):
-        if getattr(symbol, f"is_{assumption}") and not ok:
-            raise ModelError(
-                f"{where}: {symbol.name} is declared {assumption} but its value is {value}."
-            )
-
-
-def _gradient(expr: sp.Expr, state: Sequence[sp.Symbol]) -> sp.ImmutableMatrix:
-    return sp.ImmutableMatrix([sp.diff(expr, s) for s in state])
-
-
-def _matvec(mat: sp.MatrixBase, vec: sp.MatrixBase) -> sp.ImmutableMatrix:
-    # Multiply skipping structural zeros: keeps the expressions as small as the model.
-    n = mat.shape[0]
-    out = []
-    for i in range(n):
-        terms = [mat[i, j] * vec[j] for j in range(n) if mat[i, j] != 0 and vec[j] != 0]
-        out.append(sp.Add(*terms))
-    return sp.ImmutableMatrix(out)

@@ -60,11 +60,25 @@ class ConsistencyReport:
 
     `report.ok` is `True` when every condition holds; `report["jacobi_identity"]` gives one
     result; `print(report)` shows a table.
+
+    A sampled pass speaks for the region the samples covered: `report.region` lists it (one
+    line per state variable and parameter: its interval, and whether the interval was
+    declared in the model's domain or defaulted), `report.defaulted` names the variables
+    whose interval was defaulted.
     """
 
-    def __init__(self, model_name: str, results: Sequence[CheckResult]):
+    def __init__(
+        self,
+        model_name: str,
+        results: Sequence[CheckResult],
+        *,
+        region: Sequence[str] = (),
+        defaulted: Sequence[str] = (),
+    ):
         self.model_name = model_name
         self.results: list[CheckResult] = list(results)
+        self.region: tuple[str, ...] = tuple(region)
+        self.defaulted: tuple[str, ...] = tuple(defaulted)
 
     @property
     def ok(self) -> bool:
@@ -113,6 +127,13 @@ class ConsistencyReport:
             if r.counterexample:
                 values = ", ".join(f"{k}={v:.6g}" for k, v in r.counterexample.items())
                 lines.append(f"  {'':<{width}}  {'':<{dwidth}}  counterexample: {values}")
+        if any(r.method == "sampled" for r in self.results) and self.region:
+            lines.append("  sampled region: " + "; ".join(self.region))
+            if self.defaulted:
+                lines.append(
+                    "  defaulted, not declared (give a domain to check where you run): "
+                    + ", ".join(self.defaulted)
+                )
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -5,51 +5,84 @@ it is made of: a sample violates the condition when $|R| > \\mathrm{rtol}\\,(s +
 $s$ the sum of the magnitudes of the terms of that entry and $g$ the overall scale of the
 operator at that state. Round-off and float literals (residues like `1e-17*x`) pass; a real
 violation, a residual of the size of its own terms, fails.
+
+Positive semi-definiteness is an inequality, which a violation confined to a small part of
+the region can hide from any finite set of samples. So after sampling, the checker *searches*:
+from the worst samples it minimises the Rayleigh quotient $v^T M v / (|v|^2 \\max|M|)$
+jointly over the state, the parameters and $v$ (Optimistix BFGS, JAX autodiff), inside
+the region. What it judges is the union of the samples and the search's end points.
+
+The checks see a model through an `OperatorBlock` (symbolic $L$, $M$, $\\nabla E$,
+$\\nabla S$ over some inputs and parameters) and a `Region` (see `_region.py`): a flat
+`GenericModel` is one block, a structured model one block per interaction template.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optimistix as optx
+import sympy as sp
 
-from ._codegen import model_functions
+from ._codegen import Program
+from ._region import Region
 from ._report import CheckResult
 
-
-def sample_points(model, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """States `(samples, n)` and parameter vectors `(samples, n_params)` to test at."""
-    rng = np.random.default_rng(seed)
-    cols = [_sample_symbol(sym, model.domain.get(sym.name), samples, rng) for sym in model.state]
-    ys = np.stack(cols, axis=-1)
-    pcols = []
-    for sym in model.param_symbols:
-        interval = model.domain.get(sym.name)
-        if interval is None:
-            pcols.append(np.full(samples, model.params[sym]))
-        else:
-            pcols.append(_sample_symbol(sym, interval, samples, rng))
-    ps = np.stack(pcols, axis=-1) if pcols else np.zeros((samples, 0))
-    return ys, ps
+SEARCH_STARTS = 8
+"""How many of the worst samples the PSD search starts from."""
+SEARCH_STEPS = 64
+"""BFGS iterations of the PSD search per start."""
 
 
-def _sample_symbol(sym, interval, samples, rng) -> np.ndarray:
-    if interval is not None:
-        lo, hi = interval
-        if lo > 0 and hi / lo > 20:
-            return np.exp(rng.uniform(math.log(lo), math.log(hi), samples))
-        return rng.uniform(lo, hi, samples)
-    if sym.is_positive:
-        return np.exp(rng.uniform(math.log(0.1), math.log(10.0), samples))
-    if sym.is_negative:
-        return -np.exp(rng.uniform(math.log(0.1), math.log(10.0), samples))
-    if sym.is_nonnegative:
-        return rng.uniform(0.0, 2.0, samples)
-    if sym.is_nonpositive:
-        return rng.uniform(-2.0, 0.0, samples)
-    return rng.uniform(-2.0, 2.0, samples)
+@dataclasses.dataclass(frozen=True, eq=False)
+class OperatorBlock:
+    """What the checks need of a model or of one template: symbolic $L$, $M$, $\\nabla E$
+    and $\\nabla S$ as functions of `inputs` (state variables, and for templates the free
+    conjugates) and `params`. `program` may carry an already generated
+    `Program(inputs, params, [L, M, grad E, grad S])` (flat models share the compiled one)."""
+
+    name: str
+    inputs: tuple[sp.Symbol, ...]
+    params: tuple[sp.Symbol, ...]
+    poisson: sp.ImmutableMatrix
+    friction: sp.ImmutableMatrix
+    grad_energy: sp.ImmutableMatrix
+    grad_entropy: sp.ImmutableMatrix
+    program: Program | None = None
+
+    @property
+    def n(self) -> int:
+        """The operators' size (the first `n` inputs are the variables they act on; a
+        template's further inputs are free conjugates)."""
+        return self.poisson.shape[0]
+
+    @property
+    def state(self) -> tuple[sp.Symbol, ...]:
+        return self.inputs
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.inputs)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.params)
+
+    @functools.cached_property
+    def search_program(self) -> Program:
+        """`(M, grad E)`: what the search for a negative eigenvalue differentiates."""
+        return Program(self.inputs, self.params, [self.friction, self.grad_energy])
+
+    @functools.cached_property
+    def operators(self) -> Program:
+        if self.program is not None:
+            return self.program
+        outs = [self.poisson, self.friction, self.grad_energy, self.grad_entropy]
+        return Program(self.inputs, self.params, outs)
 
 
 def _ratio(residual, terms, scale):
@@ -58,32 +91,43 @@ def _ratio(residual, terms, scale):
 
 
 class SampledChecks:
-    """Evaluates the operators once at the sampled states and judges each condition."""
+    """Evaluates a block's operators once at the sampled points of a region and judges
+    each condition there."""
 
-    def __init__(self, model, *, samples: int, seed: int, rtol: float):
-        self.model = model
-        self.rtol = rtol
-        self.ys, self.ps = sample_points(model, samples, seed)
-        ops = model_functions(model).program("operators")
+    def __init__(
+        self, block: OperatorBlock, region: Region, *, samples: int, seed: int, rtol: float
+    ):
+        self.block, self.region, self.rtol = block, region, rtol
+        self.ys, self.ps = region.sample(samples, seed)
+        self._evaluate()
+
+    def _evaluate(self) -> None:
+        ops = self.block.operators
         L, M, gE, gS = jax.jit(jax.vmap(ops))(jnp.asarray(self.ys), jnp.asarray(self.ps))
         self.L, self.M, self.gE, self.gS = (np.asarray(a) for a in (L, M, gE, gS))
+        count = self.ys.shape[0]
         finite = [
-            np.isfinite(a).reshape(samples, -1).all(axis=1)
+            np.isfinite(a).reshape(count, -1).all(axis=1)
             for a in (self.L, self.M, self.gE, self.gS)
         ]
         self.finite = np.logical_and.reduce(finite)
 
     # -- helpers -----------------------------------------------------------------------------
-    def _counterexample(self, k: int) -> dict[str, float]:
-        out = {name: float(v) for name, v in zip(self.model.state_names, self.ys[k])}
-        out.update({name: float(v) for name, v in zip(self.model.param_names, self.ps[k])})
+    def _counterexample(self, k: int, points=None) -> dict[str, float]:
+        ys, ps = (self.ys, self.ps) if points is None else points
+        out = {name: float(v) for name, v in zip(self.block.input_names, ys[k])}
+        out.update({name: float(v) for name, v in zip(self.block.param_names, ps[k])})
         return out
 
-    def _judge(self, name: str, ratio: np.ndarray, describe) -> CheckResult:
-        """`ratio` has a leading sample axis; `describe(k, index)` words the worst violation."""
+    def _judge(
+        self, name: str, ratio: np.ndarray, describe, extra: str = "", *, finite=None, points=None
+    ) -> CheckResult:
+        """`ratio` has a leading sample axis; `describe(k, index)` words the worst violation.
+        `finite` and `points` default to the sampled ones."""
         n_total = ratio.shape[0]
         flat = ratio.reshape(n_total, -1)
-        usable = self.finite & np.isfinite(flat).all(axis=1)
+        finite = self.finite if finite is None else finite
+        usable = finite & np.isfinite(flat).all(axis=1)
         n_ok = int(usable.sum())
         if n_ok == 0:
             return CheckResult(
@@ -103,7 +147,8 @@ class SampledChecks:
                 name,
                 True,
                 "sampled",
-                f"holds at {n_ok} sampled states, worst relative residual {worst:.1e}{skipped}",
+                f"holds at {n_ok} sampled states{extra}, worst relative residual "
+                f"{worst:.1e}{skipped}",
                 residual=worst,
             )
         index = np.unravel_index(int(np.argmax(flat[k])), ratio.shape[1:])
@@ -112,12 +157,12 @@ class SampledChecks:
             False,
             "sampled",
             f"{describe(k, index)}; relative residual {worst:.2g} > rtol {self.rtol:g}{skipped}",
-            counterexample=self._counterexample(k),
+            counterexample=self._counterexample(k, points),
             residual=worst,
         )
 
     def _entry(self, field: str, i: int, j: int) -> str:
-        names = self.model.state_names
+        names = self.block.input_names
         return f"{field}[{names[i]}, {names[j]}]"
 
     # -- conditions ---------------------------------------------------------------------------
@@ -146,27 +191,34 @@ class SampledChecks:
         return self._judge("friction_symmetric", _ratio(res, terms, scale), describe)
 
     def positive_semidefinite(self) -> CheckResult:
-        M = 0.5 * (self.M + np.swapaxes(self.M, 1, 2))
-        M = np.where(self.finite[:, None, None], M, 0.0)
-        eigvals, eigvecs = np.linalg.eigh(M)
-        lam_min = eigvals[:, 0]
-        scale = np.abs(self.M).max(axis=(1, 2))
-        ratio = _ratio(np.minimum(lam_min, 0.0), 0.0, scale)[:, None]
-        names = self.model.state_names
+        ys, ps, M, finite, extra = self.ys, self.ps, self.M, self.finite, ""
+        found = _search_psd(self)
+        if found is not None:
+            f_ys, f_ps, f_M = found
+            ys, ps = np.concatenate([ys, f_ys]), np.concatenate([ps, f_ps])
+            M = np.concatenate([M, f_M])
+            finite = np.concatenate([finite, np.isfinite(f_M).all(axis=(1, 2))])
+            extra = f" and {f_ys.shape[0]} end points of a search for a negative eigenvalue"
+        lam_min, eigvecs, scale = _eigen(M, finite)
+        ratio = np.where(scale > 0, np.maximum(-lam_min, 0.0), 0.0)[:, None]
+        lam_min = lam_min * scale
+        names = self.block.input_names
 
         def describe(k, idx):
-            v = eigvecs[k, :, 0]
+            v = eigvecs[k]
             vec = ", ".join(f"{n}: {x:.3g}" for n, x in zip(names, v) if abs(x) > 1e-12)
             return f"friction has the negative eigenvalue {lam_min[k]:.6g} along ({vec})"
 
-        return self._judge("friction_positive_semidefinite", ratio, describe)
+        return self._judge(
+            "friction_positive_semidefinite", ratio, describe, extra, finite=finite, points=(ys, ps)
+        )
 
     def _degeneracy(self, name: str, op: np.ndarray, grad: np.ndarray, label: str) -> CheckResult:
         prod = op * grad[:, None, :]
         res = prod.sum(axis=2)
         terms = np.abs(prod).sum(axis=2)
         scale = np.abs(op).max(axis=(1, 2))[:, None] * np.abs(grad).max(axis=1)[:, None]
-        names = self.model.state_names
+        names = self.block.input_names
 
         def describe(k, idx):
             (i,) = idx
@@ -181,7 +233,7 @@ class SampledChecks:
         return self._degeneracy("friction_degeneracy", self.M, self.gE, "M grad E")
 
     def jacobi(self) -> CheckResult:
-        ops = model_functions(self.model).program("operators")
+        ops = self.block.operators
 
         def one(args):
             y, p = args
@@ -195,13 +247,13 @@ class SampledChecks:
             denom = terms + scale
             return jnp.where(denom > 0, jnp.abs(res) / jnp.where(denom > 0, denom, 1.0), 0.0), res
 
-        n = self.model.n
+        n = self.block.n
         batch = max(1, min(64, 2**22 // max(1, n**3)))
         ratio, res = jax.jit(lambda a: jax.lax.map(one, a, batch_size=batch))(
             (jnp.asarray(self.ys), jnp.asarray(self.ps))
         )
         ratio, res = np.asarray(ratio), np.asarray(res)
-        names = self.model.state_names
+        names = self.block.input_names
 
         def describe(k, idx):
             i, j, kk = idx
@@ -211,3 +263,133 @@ class SampledChecks:
             )
 
         return self._judge("jacobi_identity", ratio, describe)
+
+
+def _eigen(M: np.ndarray, finite: np.ndarray):
+    """Per sample: the smallest eigenvalue of the symmetric part of `M / max|M|`, its
+    eigenvector, and `max|M|` (0 where `M` vanishes or is not finite). Scaling first keeps
+    LAPACK away from overflow on huge entries."""
+    scale = np.where(finite, np.abs(np.where(finite[:, None, None], M, 0.0)).max(axis=(1, 2)), 0.0)
+    usable = scale > 0
+    Mn = np.where(usable[:, None, None], M, 0.0) / np.where(usable, scale, 1.0)[:, None, None]
+    eigvals, eigvecs = np.linalg.eigh(0.5 * (Mn + np.swapaxes(Mn, 1, 2)))
+    return eigvals[:, 0], eigvecs[:, :, 0], scale
+
+
+# -- the search for a negative eigenvalue of M -------------------------------------------------
+def _to_box(axes, z):
+    """Map unconstrained `z` into the axes' intervals (log-spaced where the axis is)."""
+    out = []
+    for a, zi in zip(axes, z):
+        u = jax.nn.sigmoid(zi)
+        if a.kind == "log":
+            out.append(jnp.exp(np.log(a.lo) + (np.log(a.hi) - np.log(a.lo)) * u))
+        elif a.kind == "neglog":
+            out.append(-jnp.exp(np.log(-a.hi) + (np.log(-a.lo) - np.log(-a.hi)) * u))
+        else:
+            out.append(a.lo + (a.hi - a.lo) * u)
+    return jnp.stack(out) if out else jnp.zeros((0,))
+
+
+def _from_box(axes, x):
+    """The inverse of `_to_box` (points on the box edge are pulled slightly inside)."""
+    out = []
+    for a, xi in zip(axes, x):
+        if a.kind == "log":
+            u = (np.log(xi) - np.log(a.lo)) / (np.log(a.hi) - np.log(a.lo))
+        elif a.kind == "neglog":
+            u = (np.log(-xi) - np.log(-a.hi)) / (np.log(-a.lo) - np.log(-a.hi))
+        else:
+            u = (xi - a.lo) / (a.hi - a.lo)
+        u = float(np.clip(u, 1e-6, 1 - 1e-6))
+        out.append(np.log(u / (1 - u)))
+    return np.asarray(out, dtype=float)
+
+
+def _complement(active: np.ndarray, gE):
+    """The orthogonal projector onto the active variables (rows of $M$ not identically zero)
+    orthogonal to $\nabla E$ there: where $M$'s eigenvalues can go negative. A degenerate
+    $M$ is singular along $\nabla E$ and inactive variables; a search of the full Rayleigh
+    quotient would sit at 0 there, blind to the eigenvalue that is about to cross zero."""
+    g = jnp.where(active, gE, 0.0)
+    gg = jnp.dot(g, g)
+    P = jnp.diag(active.astype(gE.dtype))
+    return P - jnp.where(gg > 0, jnp.outer(g, g) / jnp.where(gg > 0, gg, 1.0), 0.0)
+
+
+def _search_psd(sampled: SampledChecks) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """End points `(ys, ps, M there)` of a gradient search for the most negative Rayleigh
+    quotient of the symmetric part of $M$ on the complement of its structural null space,
+    from the samples where that quotient is smallest; `None` when $M$ vanishes everywhere."""
+    block = sampled.block
+    F = block.friction
+    K = F.shape[0]  # the operator's size (a template's inputs also hold free conjugates)
+    active = np.array([any(F[i, j] != 0 or F[j, i] != 0 for j in range(K)) for i in range(K)])
+    if not active.any():
+        return None
+    _, _, scale = _eigen(sampled.M, sampled.finite)
+    usable = scale > 0
+    if not usable.any():
+        return None
+    P = np.asarray(jax.vmap(lambda g: _complement(jnp.asarray(active), g))(jnp.asarray(sampled.gE)))
+    P = np.where(np.isfinite(P), P, 0.0)
+    # Shift the projected-out directions up so the smallest eigenvalue is a meaningful one.
+    Mn = (
+        np.where(usable[:, None, None], sampled.M, 0.0)
+        / np.where(usable, scale, 1.0)[:, None, None]
+    )
+    Mp = P @ (0.5 * (Mn + np.swapaxes(Mn, 1, 2))) @ P + (np.eye(K) - P)
+    eigvals, eigvecs = np.linalg.eigh(np.where(usable[:, None, None], Mp, np.eye(K)))
+    # Start where the smallest meaningful eigenvalue is smallest, but clearly nonzero: at a
+    # numerically singular sample (a vanishing prefactor) the landscape is flat.
+    quotient = np.where(usable & (np.abs(eigvals[:, 0]) > 1e-6), eigvals[:, 0], np.inf)
+    if not np.isfinite(quotient).any():
+        return None
+    starts = np.argsort(quotient)[: min(SEARCH_STARTS, int(np.isfinite(quotient).sum()))]
+    region, program = sampled.region, block.search_program
+    axes_y, axes_p = region.inputs, region.params
+    ny, n_p = len(axes_y), len(axes_p)
+    z0 = np.stack(
+        [
+            np.concatenate(
+                [
+                    _from_box(axes_y, sampled.ys[k]),
+                    _from_box(axes_p, sampled.ps[k]),
+                    eigvecs[k, :, 0],
+                ]
+            )
+            for k in starts
+        ]
+    )
+    mask = jnp.asarray(active)
+
+    def objective(z):
+        # Scale-free (relative to max|M| at the same point), as the judge measures it: the
+        # search follows the ratio of the smallest to the largest eigenvalue into the
+        # negative, not an overall prefactor of M to zero.
+        y, p, v = _to_box(axes_y, z[:ny]), _to_box(axes_p, z[ny : ny + n_p]), z[ny + n_p :]
+        Mz, gE = program(y, p)
+        u = _complement(mask, gE) @ v
+        quotient = (u @ (0.5 * (Mz + Mz.T)) @ u) / (jnp.dot(u, u) * jnp.max(jnp.abs(Mz)))
+        return jnp.where(jnp.isfinite(quotient), quotient, 1.0)
+
+    @jax.jit
+    def run(z0):
+        def one(z_start):
+            z = _descend(objective, z_start)
+            y, p = _to_box(axes_y, z[:ny]), _to_box(axes_p, z[ny : ny + n_p])
+            return y, p, program(y, p)[0]
+
+        return jax.vmap(one)(z0)
+
+    ys, ps, Ms = run(jnp.asarray(z0))
+    return np.asarray(ys), np.asarray(ps).reshape(len(starts), n_p), np.asarray(Ms)
+
+
+def _descend(objective, z0):
+    """At most `SEARCH_STEPS` BFGS iterations (Optimistix) on `objective` from `z0`; the
+    end point, or `z0` where the iteration produced no finite point."""
+    solver = optx.BFGS(rtol=1e-8, atol=1e-12)
+    sol = optx.minimise(lambda z, _: objective(z), solver, z0, max_steps=SEARCH_STEPS, throw=False)
+    z = jnp.where(jnp.all(jnp.isfinite(sol.value)), sol.value, z0)
+    return jnp.where(objective(z) <= objective(z0), z, z0)

@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ._validate import is_traced
+
 
 def batch_mesh() -> Mesh:
     """A one-axis mesh (`"batch"`) over the local devices.
@@ -24,7 +26,7 @@ def shard_batch(y0, params: dict, axes, batch: int):
     With one device, or when called under a JAX transformation, nothing is moved.
     """
     n_dev = len(jax.local_devices())
-    traced = any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((y0, params)))
+    traced = is_traced((y0, params))
     if n_dev == 1 or traced:
         return y0, params, 0
     pad = (-batch) % n_dev

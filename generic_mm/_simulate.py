@@ -15,17 +15,16 @@ import sympy as sp
 
 from ._compiled import CompiledModel, compile as _compile
 from ._errors import InputError, SimulationError
-from ._model import AbstractModel, GenericModel, _closest
+from ._expressions import closest
+from ._model import AbstractModel
+from ._region import validate_overrides
 from ._sharding import shard_batch
 from ._trajectory import Trajectory
-
-
-def _is_traced(x: Any) -> bool:
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
+from ._validate import is_traced, require_finite
 
 
 def _as_compiled(model: Any, check: bool) -> CompiledModel:
-    if isinstance(model, (GenericModel, AbstractModel)):
+    if isinstance(model, AbstractModel):
         return _compile(model, check=check)
     if isinstance(model, CompiledModel):
         if check and not model.checked:
@@ -35,8 +34,8 @@ def _as_compiled(model: Any, check: bool) -> CompiledModel:
             )
         return model
     raise InputError(
-        f"simulate: expected a GenericModel, StructuredModel or CompiledModel, got "
-        f"{type(model).__name__}."
+        f"simulate: expected a model (GenericModel, StructuredModel, ...) or a CompiledModel, "
+        f"got {type(model).__name__}."
     )
 
 
@@ -46,11 +45,6 @@ def _key_name(key: Any, where: str) -> str:
     if isinstance(key, str):
         return key
     raise InputError(f"{where}: key {key!r} is neither a SymPy Symbol nor a name.")
-
-
-def _check_finite(value: Any, where: str) -> None:
-    if not _is_traced(value) and not np.all(np.isfinite(np.asarray(value))):
-        raise InputError(f"{where}: contains non-finite values ({value!r}).")
 
 
 def _initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | None]:
@@ -65,7 +59,7 @@ def _initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | N
             name = _key_name(key, "y0")
             if name not in names:
                 raise InputError(
-                    f"y0[{name!r}]: not a state variable{_closest(name, names)}; "
+                    f"y0[{name!r}]: not a state variable{closest(name, names)}; "
                     f"the state is {list(names)}."
                 )
             if name in values:
@@ -81,7 +75,7 @@ def _initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | N
                 raise InputError(
                     f"y0[{name!r}]: expected a number or a 1-d batch of numbers, got shape {a.shape}."
                 )
-            _check_finite(a, f"y0[{name!r}]")
+            require_finite(a, f"y0[{name!r}]")
             arrays.append(a)
         sizes = {a.shape[0] for a in arrays if a.ndim == 1}
         if len(sizes) > 1:
@@ -102,7 +96,7 @@ def _initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | N
         raise InputError(
             f"y0: expected shape ({n},) or (B, {n}) for the state {what}, got {arr.shape}."
         )
-    _check_finite(arr, "y0")
+    require_finite(arr, "y0")
     return arr, (arr.shape[0] if arr.ndim == 2 else None)
 
 
@@ -118,14 +112,15 @@ def _parameters(compiled: CompiledModel, params: Any) -> tuple[dict[str, jax.Arr
         if name not in values:
             raise InputError(
                 f"params[{name!r}]: not a parameter of {compiled.name!r}"
-                f"{_closest(name, values)}; the parameters are {sorted(values)}."
+                f"{closest(name, values)}; the parameters are {sorted(values)}."
             )
         a = jnp.asarray(value, dtype=float)
         if a.ndim > 1:
             raise InputError(
                 f"params[{name!r}]: expected a number or a 1-d batch, got shape {a.shape}."
             )
-        _check_finite(a, f"params[{name!r}]")
+        require_finite(a, f"params[{name!r}]")
+        validate_overrides(compiled.parameter_specs, {name: a}, "params", warn=compiled.checked)
         if a.ndim == 1:
             batch.add(a.shape[0])
         values[name] = a
@@ -199,6 +194,7 @@ def _integrate(
             y0,
             saveat=saveat,
             stepsize_controller=controller,
+            args=model,
             adjoint=adjoint,
             max_steps=max_steps,
             throw=False,
@@ -224,7 +220,7 @@ def _integrate(
 
 
 def simulate(
-    model: GenericModel | CompiledModel,
+    model: AbstractModel | CompiledModel,
     y0: Any,
     t1: float,
     t0: float = 0.0,
@@ -249,7 +245,7 @@ def simulate(
 
     **Arguments:**
 
-    - `model`: a `GenericModel` or a `CompiledModel`.
+    - `model`: a model (`GenericModel`, `StructuredModel`, ...) or a `CompiledModel`.
     - `y0`: initial state: a dict (symbol or name -> value) or an array `(n,)`. An
         ensemble: an array `(B, n)`, or dict values with a leading axis `B`.
     - `t1`, `t0`: end and start times.
@@ -261,7 +257,9 @@ def simulate(
         solvers at $10^{-6}$ of the interval (the controller grows it quickly).
     - `rtol`, `atol`: tolerances of the default `diffrax.PIDController`.
     - `params`: parameter overrides (symbol or name -> value); values with a leading axis
-        `B` make an ensemble.
+        `B` make an ensemble. Each value is validated against the parameter's sign
+        assumptions and declared domain (`InputError`); one outside the default region the
+        check sampled (no domain declared) draws a warning.
     - `max_steps`: the most solver steps before giving up.
     - `progress`: show a tqdm progress bar.
     - `check`: refuse models that fail [`generic_mm.check`][].
@@ -272,7 +270,8 @@ def simulate(
 
     **Raises:** `SimulationError` when the solver fails (with the time and state where it
     stopped and what to try), `ConsistencyError` for an inconsistent model, `InputError`
-    for malformed arguments.
+    for malformed arguments (also: parameter values that break their assumptions or
+    domain, an initial state where $E$, $S$ or the rates are not finite).
     """
     compiled = _as_compiled(model, check)
     y0_arr, y_batch = _initial_state(compiled, y0)
@@ -292,6 +291,7 @@ def simulate(
         # (exp of an entropy); one NaN error estimate then stalls the controller at t0.
         # Start small instead: the controller grows the step up to 10x per step.
         dt0 = _FIRST_STEP * (t1_f - t0_f)
+    _check_initial_state(compiled, y0_arr, p_vals, batch)
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
     adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
 
@@ -335,7 +335,7 @@ def simulate(
         num_steps=num_steps,
         layout=compiled.layout,
     )
-    if not _is_traced(traj) and not traj.ok:
+    if not is_traced(traj) and not traj.ok:
         warnings.warn(
             f"simulate({compiled.name!r}): "
             + traj.summary().splitlines()[-1].removeprefix("WARNING: ")
@@ -345,8 +345,46 @@ def simulate(
     return traj
 
 
+@eqx.filter_jit
+def _initial_values(compiled, y0, params, axes):
+    def at(y, p):
+        model = eqx.tree_at(lambda c: c.params, compiled, p)
+        E, S, sigma = model.observables(y)
+        return E, S, sigma, model.vector_field(0.0, y)
+
+    return at(y0, params) if axes is None else jax.vmap(at, in_axes=axes)(y0, params)
+
+
+def _check_initial_state(compiled: CompiledModel, y0, params, batch) -> None:
+    """Refuse, before solving, an initial state where E, S, the entropy production or the
+    rates are not finite (e.g. a negative volume under a logarithm): the solver would only
+    report a failed first step."""
+    if is_traced((y0, params)):
+        return
+    axes = None
+    if batch is not None:
+        p_axes = {k: (0 if jnp.ndim(v) == 1 else None) for k, v in params.items()}
+        axes = (0 if jnp.ndim(y0) == 2 else None, p_axes)
+    values = _initial_values(compiled, y0, params, axes)
+    labels = ("E", "S", "the entropy production", "the rates dx/dt")
+    for label, value in zip(labels, values):
+        bad = ~np.isfinite(np.asarray(value))
+        if not bad.any():
+            continue
+        where, k = "", 0
+        if batch is not None:
+            k = int(np.argmax(bad.reshape(bad.shape[0], -1).any(axis=1)))
+            where = f" of ensemble member {k}"
+        y_bad = np.asarray(y0) if jnp.ndim(y0) == 1 else np.asarray(y0)[k]
+        raise InputError(
+            f"y0: {label} is not finite at the initial state{where} "
+            f"({compiled.layout.describe(y_bad)}): the state or a parameter lies outside "
+            "where the model is defined (e.g. a negative temperature or volume)."
+        )
+
+
 def _as_time(value: Any, where: str) -> float:
-    if _is_traced(value):
+    if is_traced(value):
         raise InputError(
             f"{where}: must be a concrete number (it fixes the saved times), not traced."
         )
@@ -375,7 +413,7 @@ _ADVICE = {
 
 def _raise_on_failure(ys, result, t_end, y_end, compiled: CompiledModel, max_steps: int):
     failed = result != diffrax.RESULTS.successful
-    if _is_traced((ys, result)):
+    if is_traced((ys, result)):
         # Inside jax.grad/jit: no Python exception possible, fail at run time instead.
         return eqx.error_if(
             ys,

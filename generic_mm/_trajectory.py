@@ -77,8 +77,11 @@ class Trajectory(eqx.Module):
 
     @property
     def entropy_produced(self) -> Float[Array, "*batch"]:
-        """$S(t_{end}) - S(t_0)$."""
-        last = jnp.where(self._valid, self.entropy, -jnp.inf).argmax(axis=-1)
+        """$S(t_{end}) - S(t_0)$, with $t_{end}$ the last saved time (negative when $S$
+        fell, which only an inconsistent model run with `check=False` can do)."""
+        # The last valid slot (saving at solver steps pads the rest with inf times).
+        count = jnp.sum(self._valid, axis=-1)
+        last = jnp.maximum(count - 1, 0)
         final = jnp.take_along_axis(self.entropy, last[..., None], axis=-1)[..., 0]
         return final - self.entropy[..., 0]
 

@@ -54,7 +54,7 @@ def _cmd_check(args) -> int:
 
 
 def _parse_sets(model, sets: Sequence[str]) -> tuple[dict, dict]:
-    from ._model import _closest
+    from ._expressions import closest
 
     params, initial = {}, {}
     for item in sets:
@@ -76,7 +76,7 @@ def _parse_sets(model, sets: Sequence[str]) -> tuple[dict, dict]:
             known = [*model.param_names, *model.state_names]
             raise _InputProblem(
                 f"--set {item!r}: {name!r} is neither a parameter nor a state variable"
-                f"{_closest(name, known)}"
+                f"{closest(name, known)}"
             )
     return params, initial
 

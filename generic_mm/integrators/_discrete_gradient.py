@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import diffrax
+import equinox as eqx
 import jax.numpy as jnp
 import lineax as lx
 import optimistix as optx
 from diffrax import RESULTS, LocalLinearInterpolation
 
-from .._compiled import CompiledModel, GenericTerm
+from .._compiled import CompiledModel
 from .._errors import InputError
 
 
@@ -91,24 +92,59 @@ DENSE_LIMIT = 400
 above it, the Jacobian is only applied (JAX `jvp`) inside GMRES."""
 
 
-def _model_of(terms, args) -> CompiledModel:
-    # diffeqsolve wraps terms (time direction) in a WrapTerm, which keeps the original as `.term`
-    while not isinstance(terms, GenericTerm) and isinstance(
-        getattr(terms, "term", None), diffrax.AbstractTerm
-    ):
-        terms = terms.term
-    if not isinstance(terms, GenericTerm):
+def _model_of(args) -> CompiledModel:
+    # The model travels as diffeqsolve's `args` (what `simulate` passes): diffrax hands
+    # `args` to solvers unchanged, whereas the term arrives wrapped in diffrax internals.
+    if not isinstance(args, CompiledModel):
         raise InputError(
-            "DiscreteGradient needs the term of a compiled GENERIC model (gm.compile(model).term, "
-            f"or gm.simulate), which carries E, S, L and M; got {type(terms).__name__}."
+            "DiscreteGradient reads E, S, L and M from the compiled model, passed as diffeqsolve's "
+            "args: diffrax.diffeqsolve(cm.term, gm.DiscreteGradient(), t0, t1, dt0, y0, args=cm) "
+            f"with cm = gm.compile(model) (gm.simulate does this); got args of type "
+            f"{type(args).__name__}."
         )
-    model = terms.model
-    if isinstance(args, Mapping):
-        model = model.with_params(**args)
-    return model
+    return args
 
 
-class DiscreteGradient(diffrax.AbstractSolver):
+class SizeDispatch(lx.AbstractLinearSolver):
+    """A lineax solver that uses `small` for operators of at most `limit` unknowns and
+    `large` above (the choice is made at trace time, from the operator's size)."""
+
+    small: lx.AbstractLinearSolver
+    large: lx.AbstractLinearSolver
+    limit: int = DENSE_LIMIT
+
+    def _pick(self, operator) -> lx.AbstractLinearSolver:
+        return self.small if operator.in_size() <= self.limit else self.large
+
+    def init(self, operator, options):
+        solver = self._pick(operator)
+        return solver, solver.init(operator, options)
+
+    def compute(self, state, vector, options):
+        solver, inner = state
+        solution, result, _ = solver.compute(inner, vector, options)
+        return solution, result, {}
+
+    def transpose(self, state, options):
+        solver, inner = state
+        inner, options = solver.transpose(inner, options)
+        return (solver, inner), options
+
+    def conj(self, state, options):
+        solver, inner = state
+        inner, options = solver.conj(inner, options)
+        return (solver, inner), options
+
+    def assume_full_rank(self):
+        return self.small.assume_full_rank() and self.large.assume_full_rank()
+
+
+def _default_root_finder() -> optx.Newton:
+    gmres = lx.GMRES(rtol=1e-11, atol=1e-14, restart=40, stagnation_iters=40, max_steps=2000)
+    return optx.Newton(rtol=1e-12, atol=1e-12, linear_solver=SizeDispatch(lx.LU(), gmres))
+
+
+class DiscreteGradient(diffrax.AbstractImplicitSolver):
     r"""A structure-preserving GENERIC solver (second order, fixed step).
 
     Each step solves, by Newton's method (Optimistix; Jacobian by JAX autodiff; dense LU
@@ -126,18 +162,23 @@ class DiscreteGradient(diffrax.AbstractSolver):
     $M\nabla C = 0$ and $\nabla C\perp\nabla S$ (the rigid body's $|m|^2$) are kept exactly
     with the default `friction_projection="entropy"`.
 
-    Use it with a fixed step: `gm.simulate(model, y0, t1, solver=gm.DiscreteGradient(),
-    dt0=h)`, or `diffrax.diffeqsolve(gm.compile(model).term, gm.DiscreteGradient(), t0, t1,
-    h, y0)`. Newton failure (no convergence in `max_newton_steps`) fails the solve with
-    Diffrax's nonlinear-solver result, which `simulate` reports with the time and state.
+    It is a Diffrax implicit solver (`diffrax.AbstractImplicitSolver`: `root_finder`,
+    `root_find_max_steps`). Use it with a fixed step: `gm.simulate(model, y0, t1,
+    solver=gm.DiscreteGradient(), dt0=h)`, or, with `cm = gm.compile(model)`,
+    `diffrax.diffeqsolve(cm.term, gm.DiscreteGradient(), t0, t1, h, y0, args=cm)` (the
+    compiled model travels as `args`). A step is accepted when the root finder reports
+    success *and* the residual of the step equation meets the root finder's own `rtol` and
+    `atol`; otherwise (no convergence in `root_find_max_steps`, or a stationary point that
+    is not a root) the solve fails with Diffrax's nonlinear-solver result, which `simulate`
+    reports with the time and state.
 
     **Arguments** (all optional):
 
-    - `root_finder`: an Optimistix root finder. Default: `optimistix.Newton` with
+    - `root_finder`: an Optimistix root finder with `rtol` and `atol`. Default: `optimistix.Newton` with
         `rtol = atol = 1e-12` (Newton's quadratic convergence then leaves round-off) and
         the linear solver chosen by size: `lineax.LU` for at most 400 variables,
         `lineax.GMRES` (`rtol = 1e-11`, restart 40) with Jacobian-vector products above.
-    - `max_newton_steps`: Newton iterations per step before the step fails.
+    - `root_find_max_steps`: Newton iterations per step before the step fails.
     - `friction_projection`: `"entropy"` (default) or `"energy"`: the direction $b$ of
         the friction projection (see above).
     """
@@ -145,8 +186,8 @@ class DiscreteGradient(diffrax.AbstractSolver):
     term_structure: ClassVar = diffrax.AbstractTerm
     interpolation_cls: ClassVar[Callable[..., LocalLinearInterpolation]] = LocalLinearInterpolation
 
-    root_finder: optx.AbstractRootFinder | None = None
-    max_newton_steps: int = 50
+    root_finder: optx.AbstractRootFinder = eqx.field(default_factory=_default_root_finder)
+    root_find_max_steps: int = 50
     friction_projection: Literal["entropy", "energy"] = "entropy"
 
     def __check_init__(self):
@@ -155,24 +196,32 @@ class DiscreteGradient(diffrax.AbstractSolver):
                 f"DiscreteGradient: friction_projection must be 'entropy' or 'energy', got "
                 f"{self.friction_projection!r}."
             )
-        if not (isinstance(self.max_newton_steps, int) and self.max_newton_steps >= 1):
+        if isinstance(self.root_find_max_steps, bool) or not (
+            isinstance(self.root_find_max_steps, int) and self.root_find_max_steps >= 1
+        ):
             raise InputError(
-                f"DiscreteGradient: max_newton_steps must be a positive integer, got "
-                f"{self.max_newton_steps!r}."
+                f"DiscreteGradient: root_find_max_steps must be a positive integer, got "
+                f"{self.root_find_max_steps!r}."
             )
+        if not isinstance(self.root_finder, optx.AbstractRootFinder):
+            raise InputError(
+                "DiscreteGradient: root_finder must be an optimistix root finder, got "
+                f"{type(self.root_finder).__name__}."
+            )
+        _tolerances(self.root_finder)
 
     def order(self, terms):
         del terms
         return 2
 
     def init(self, terms, t0, t1, y0, args):
-        del t0, t1, y0
-        _model_of(terms, args)  # fail early, with a clear message, on a foreign term
+        del terms, t0, t1, y0
+        _model_of(args)  # fail early, with a clear message
         return None
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         del solver_state, made_jump
-        model = _model_of(terms, args)
+        model = _model_of(args)
         h = terms.contr(t0, t1)  # the signed step (diffrax flips time for t1 < t0)
         projection = self.friction_projection
 
@@ -182,18 +231,19 @@ class DiscreteGradient(diffrax.AbstractSolver):
             return y - y0 - h * discrete_rate(model, y0, y, projection, at_y0)
 
         guess = y0 + h * model.vector_field(t0, y0)
+        finder = self.root_finder
         sol = optx.root_find(
-            residual,
-            _newton(y0.shape[0]) if self.root_finder is None else self.root_finder,
-            guess,
-            throw=False,
-            max_steps=self.max_newton_steps,
+            residual, finder, guess, throw=False, max_steps=self.root_find_max_steps
         )
         y1 = sol.value
-        # Newton's Cauchy termination can stop at a stationary point of the residual that is
-        # not a root (e.g. when the step has no solution): verify before accepting the step.
-        scale = jnp.max(jnp.abs(y0)) + jnp.max(jnp.abs(y1 - y0)) + jnp.finfo(y0.dtype).tiny
-        solved = jnp.max(jnp.abs(residual(y1, None))) <= 1e-9 * scale
+        # Newton's Cauchy termination (a small *update*) can stop at a stationary point of
+        # the residual that is not a root (e.g. when the step has no solution): accept the
+        # step only where the residual itself meets the root finder's tolerances. The
+        # factor covers the residual's own round-off (it is a difference of O(|y|) terms).
+        rtol, atol = _tolerances(finder)
+        slack = 100.0 * jnp.finfo(y0.dtype).eps
+        bound = atol + (rtol + slack) * (jnp.abs(y0) + jnp.abs(y1 - y0))
+        solved = jnp.all(jnp.abs(residual(y1, None)) <= 10.0 * bound)
         result = RESULTS.where(solved, RESULTS.promote(sol.result), RESULTS.nonlinear_divergence)
         # A failed step stays at y0, so that the reported state is the last good one.
         y1 = jnp.where(result == RESULTS.successful, y1, y0)
@@ -204,8 +254,13 @@ class DiscreteGradient(diffrax.AbstractSolver):
         return terms.vf(t0, y0, args)
 
 
-def _newton(n: int) -> optx.Newton:
-    if n <= DENSE_LIMIT:
-        return optx.Newton(rtol=1e-12, atol=1e-12, linear_solver=lx.LU())
-    gmres = lx.GMRES(rtol=1e-11, atol=1e-14, restart=40, stagnation_iters=40, max_steps=2000)
-    return optx.Newton(rtol=1e-12, atol=1e-12, linear_solver=gmres)
+def _tolerances(finder) -> tuple[float, float]:
+    """The `(rtol, atol)` a root finder converges to; the step's acceptance test uses them."""
+    rtol, atol = getattr(finder, "rtol", None), getattr(finder, "atol", None)
+    if not (isinstance(rtol, (int, float)) and isinstance(atol, (int, float))):
+        raise InputError(
+            f"DiscreteGradient: the root finder {type(finder).__name__} has no numeric rtol and "
+            "atol, which the step's acceptance test uses; give one such as "
+            "optimistix.Newton(rtol=1e-12, atol=1e-12)."
+        )
+    return float(rtol), float(atol)

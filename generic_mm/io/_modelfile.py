@@ -19,7 +19,8 @@ from typing import Any
 import sympy as sp
 
 from .._errors import ModelError, ModelFileError
-from .._model import GenericModel, _closest
+from .._expressions import closest
+from .._model import GenericModel
 from ._parser import ExpressionError, parse_expression
 
 TABLES = ("assumptions", "parameters", "definitions", "generic", "domain", "initial", "simulation")
@@ -53,7 +54,7 @@ def _check_keys(f: _File, table: Mapping, allowed, where: str) -> None:
         if key not in allowed:
             raise f.error(
                 where,
-                f"unknown key {key!r}{_closest(str(key), allowed)}; allowed: {', '.join(allowed)}",
+                f"unknown key {key!r}{closest(str(key), allowed)}; allowed: {', '.join(allowed)}",
             )
 
 
@@ -136,7 +137,7 @@ def _build(f: _File, data: dict) -> GenericModel:
         initial = {k: _number(f, v, f"[initial] {k}") for k, v in tables["initial"].items()}
         for k in initial:
             if k not in state_names:
-                raise f.error(f"[initial] {k}", f"not a state variable{_closest(k, state_names)}")
+                raise f.error(f"[initial] {k}", f"not a state variable{closest(k, state_names)}")
         missing = [n for n in state_names if n not in initial]
         if missing:
             raise f.error("[initial]", f"missing initial value(s) for {', '.join(missing)}")
@@ -178,7 +179,7 @@ def _symbols(f: _File, state: list[str], params: dict, assumptions: dict) -> dic
             if name not in flags:
                 raise f.error(
                     f"[assumptions] {kind}",
-                    f"{name!r} is not a state variable or parameter{_closest(str(name), flags)}",
+                    f"{name!r} is not a state variable or parameter{closest(str(name), flags)}",
                 )
             flags[name][kind] = True
     return {name: sp.Symbol(name, **kw) for name, kw in flags.items()}
@@ -252,7 +253,7 @@ def _operator(f: _File, value: Any, field: str, names: dict, state: list[str]) -
             bad = next((p for p in parts if p not in state), key)
             raise f.error(
                 f"{where}.entries[{key!r}]",
-                f'expected "row,column" with state names; {bad!r} is not one{_closest(bad, state)}',
+                f'expected "row,column" with state names; {bad!r} is not one{closest(bad, state)}',
             )
         i, j = state.index(parts[0]), state.index(parts[1])
         for pos in {(i, j), (j, i)} if mirror else {(i, j)}:
@@ -284,7 +285,7 @@ def _simulation(f: _File, table: dict) -> dict[str, Any]:
             if value not in SOLVERS:
                 raise f.error(
                     where,
-                    f"unknown solver {value!r}{_closest(str(value), SOLVERS)}; one of {', '.join(SOLVERS)}",
+                    f"unknown solver {value!r}{closest(str(value), SOLVERS)}; one of {', '.join(SOLVERS)}",
                 )
             out[key] = value
         elif kind is int:

@@ -23,6 +23,14 @@ DESCRIPTION = "A thermoelastic rod with heat conduction (structured model)."
 DEFAULTS = {"rho": 1.0, "K": 1.0, "alpha": 0.1, "c": 1.0, "k": 0.05, "T0": 1.0}
 
 
+def _around(values: dict) -> dict:
+    """Parameter domains within a factor 2 of the values: the state domain above is scaled
+    by them (strains of 5% of a cell, entropies near T0), and linear thermoelasticity keeps
+    T > 0 only while K alpha eps / c stays small. A rod with other values is a new model
+    (`model(n, K=...)`), checked around those."""
+    return {sym: (0.5 * v, 2.0 * v) for sym, v in values.items()}
+
+
 def model(n: int = 64, *, length: float = 1.0, periodic: bool = False, **params: float):
     """A rod of `n` cells; keyword arguments override `DEFAULTS`."""
     values = {**DEFAULTS, **params}
@@ -44,6 +52,7 @@ def model(n: int = 64, *, length: float = 1.0, periodic: bool = False, **params:
             u: (-0.05 * h, 0.05 * h),
             p: (-1.0, 1.0),
             s: (-0.1 * h * values["c"], 0.1 * h * values["c"]),
+            **_around({rho: values["rho"], c: values["c"], T0: values["T0"], hs: h}),
         },
     )
     canonical = Interaction(
@@ -79,5 +88,6 @@ def model(n: int = 64, *, length: float = 1.0, periodic: bool = False, **params:
         energy=bond_energy,
         friction=conduction,
         params={K: values["K"], alpha: values["alpha"], k: values["k"]},
+        domain=_around({K: values["K"], alpha: values["alpha"], k: values["k"]}),
     )
     return StructuredModel(cells, [canonical, bond], name=f"thermoelastic rod, {n} cells")

@@ -5,10 +5,10 @@ $M = \\sum_e P_e^T M_e P_e$:
 
 - $L$ is antisymmetric and $M$ symmetric positive semi-definite when every block is (sums of
   such matrices are);
-- $L\nabla S = \\sum_e P_e^T L_e (P_e\nabla S) = 0$ when $L_e\nabla_e s = 0$, since $S$ is a sum
-  of cell terms, so $P_e\nabla S$ is the sides' local entropy gradients;
-- $M\nabla E = 0$ when $M_e c = 0$ for every value the sides' conjugates $c = P_e\nabla E$ can
-  take: a variable that occurs in no interaction energy has the conjugate
+- $L\\nabla S = \\sum_e P_e^T L_e (P_e\\nabla S) = 0$ when $L_e\\nabla_e s = 0$, since $S$ is a
+  sum of cell terms, so $P_e\\nabla S$ is the sides' local entropy gradients;
+- $M\\nabla E = 0$ when $M_e c = 0$ for every value the sides' conjugates $c = P_e\\nabla E$
+  can take: a variable that occurs in no interaction energy has the conjugate
   $\\partial e/\\partial x$ of its cell, one that does is a free symbol `dE_dx_a` (positive
   when $\\partial e/\\partial x$ is, e.g. a temperature), for which the block must hold
   identically;
@@ -18,33 +18,25 @@ $M = \\sum_e P_e^T M_e P_e$:
   from the templates, and the check says so (check `model.to_generic()` on a small
   instance).
 
-Each block condition is tried symbolically (the core's provers, time-boxed) and otherwise
-sampled (the core's judges) over the states, the free conjugates and the actual parameter
-values of the cells and edges.
+Each block is an `OperatorBlock` handed to the core's `check_block`: tried symbolically
+(the core's provers, time-boxed) and otherwise sampled (the core's judges, and its search for
+a negative eigenvalue of $M$) over the states, the free conjugates and every parameter: the
+values that actually occur together on one cell or edge, and the parameter's declared domain
+(or the default region derived from its sign assumption). The symbolic proofs use the
+symbols' sign assumptions; the templates refuse parameter values that break them.
 """
 
 from __future__ import annotations
 
-import types
-
-import jax
-import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from .._checks import (
-    _Budget,
-    _symbolic_antisymmetric,
-    _symbolic_friction_degeneracy,
-    _symbolic_poisson_degeneracy,
-    _symbolic_psd,
-    _symbolic_symmetric,
-    check as core_check,
-)
-from .._codegen import Program
-from .._model import GenericModel
+from .._checks import CheckOptions, check_block
+from .._region import Axis, Region, actual_rows, parameter_axis, state_axis
 from .._report import CONDITIONS, CheckResult, ConsistencyReport
-from .._sampling import SampledChecks, _sample_symbol
+from .._sampling import OperatorBlock
+
+_BLOCK_CONDITIONS = tuple(c for c in CONDITIONS if c != "jacobi_identity")
 
 
 def _shared(model) -> set[tuple[int, str]]:
@@ -58,124 +50,89 @@ def _shared(model) -> set[tuple[int, str]]:
     return out
 
 
-def _block(model, r, shared) -> types.SimpleNamespace:
-    """One interaction's blocks as a small model-like object the core's checks understand."""
-    K = len(r.local_state)
-    conj_sub, free, gS, domain = {}, [], [], {}
+def _param_axes_and_rows(model, r) -> tuple[tuple[Axis, ...], np.ndarray]:
+    """The sampling axes of an interaction's parameter symbols (side parameters, then own
+    ones: the programs' order) and the values that occur together on each edge."""
+    axes, columns = [], []
+    for j, cell_param, side_sym in r.side_params:
+        cells = model.cells[r.kinds[j]]
+        values = np.asarray(cells.params[cell_param], dtype=float)
+        axes.append(parameter_axis(side_sym, values, cells.domain.get(cell_param.name)))
+        columns.append(values if values.ndim == 0 else values[r.edges[:, j]])
+    for sym in sorted(r.params, key=lambda s: s.name):
+        values = np.asarray(r.params[sym], dtype=float)
+        axes.append(parameter_axis(sym, values, r.domain.get(sym.name)))
+        columns.append(values)
+    return tuple(axes), actual_rows(columns)
+
+
+def _state_axes(model, r, free: tuple[sp.Symbol, ...]) -> tuple[Axis, ...]:
+    axes = []
     for side, k in zip(r.sides, r.kinds):
-        cell = side._cells
+        cells = model.cells[k]
+        for v in side._cells.state:
+            sym = side._vars[v.name]
+            domain = cells.domain.get(v.name, r.domain.get(sym.name))
+            axes.append(state_axis(sym, domain))
+    axes.extend(state_axis(c, r.domain.get(c.name)) for c in free)
+    return tuple(axes)
+
+
+def _block(model, r, shared) -> tuple[OperatorBlock, Region]:
+    """One interaction's blocks as an operator block over its local state and free
+    conjugates, and the region to sample them in."""
+    K = len(r.local_state)
+    conj_sub, free, gS = {}, [], []
+    for side, k in zip(r.sides, r.kinds):
+        cells = model.cells[k]
         to_side = {
-            **{v: side._vars[v.name] for v in cell.state},
-            **{p: side._params[p.name] for p in cell.params},
+            **{v: side._vars[v.name] for v in cells.state},
+            **{p: side._params[p.name] for p in cells.params},
         }
-        for v in cell.state:
+        for v in side._cells.state:
             c = side.dE(v.name)
             if (k, v.name) in shared:
                 free.append(c)
             else:
-                conj_sub[c] = sp.diff(cell.energy, v).xreplace(to_side)
-            gS.append(sp.diff(cell.entropy, v).xreplace(to_side))
-            if v.name in cell.domain:
-                domain[side._vars[v.name].name] = cell.domain[v.name]
+                conj_sub[c] = sp.diff(cells.energy, v).xreplace(to_side)
+            gS.append(sp.diff(cells.entropy, v).xreplace(to_side))
     zero = sp.ImmutableMatrix.zeros(K, K)
     L = r.poisson if r.poisson is not None else zero
     M = r.friction.xreplace(conj_sub) if r.friction is not None else zero
     grad_e = sp.ImmutableMatrix([c.xreplace(conj_sub) for c in r.conjugates])
-    values = _param_values(model, r)
-    domain.update(r.domain)
-    inputs = (*r.local_state, *free)
-    return types.SimpleNamespace(
-        name=r.name,
-        n=K,
-        poisson=L,
-        friction=M,
-        grad_entropy=sp.ImmutableMatrix(gS),
-        grad_energy=grad_e,
-        inputs=inputs,
-        state_names=tuple(s.name for s in inputs),
-        param_symbols=r.param_symbols,
-        param_names=tuple(s.name for s in r.param_symbols),
-        values=values,
-        domain=domain,
+    block = OperatorBlock(
+        r.name,
+        (*r.local_state, *free),
+        r.param_symbols,
+        sp.ImmutableMatrix(L),
+        sp.ImmutableMatrix(M),
+        grad_e,
+        sp.ImmutableMatrix(gS),
     )
+    p_axes, rows = _param_axes_and_rows(model, r)
+    return block, Region(_state_axes(model, r, tuple(free)), p_axes, rows)
 
 
-def _param_values(model, r) -> dict:
-    """The values each parameter symbol of an interaction's programs takes (arrays per cell
-    or edge)."""
-    values = {sym: model.cells[r.kinds[j]].params[p] for j, p, sym in r.side_params}
-    values.update(r.params)
-    return values
+def _site_jacobi(model, r, options: CheckOptions) -> CheckResult:
+    """Jacobi for a state-dependent Poisson block on single cells, over the parameter values
+    that occur on those cells (and their region)."""
+    K = len(r.local_state)
+    zero = sp.ImmutableMatrix.zeros(K, K)
+    block = OperatorBlock(
+        f"{r.name} (site block)",
+        r.local_state,
+        r.param_symbols,
+        sp.ImmutableMatrix(r.poisson),
+        zero,
+        sp.ImmutableMatrix.zeros(K, 1),
+        sp.ImmutableMatrix.zeros(K, 1),
+    )
+    p_axes, rows = _param_axes_and_rows(model, r)
+    region = Region(_state_axes(model, r, ()), p_axes, rows)
+    return check_block(block, region, options, ("jacobi_identity",))["jacobi_identity"]
 
 
-class _TemplateSamples(SampledChecks):
-    """The core's sampled judges, evaluated on one block at sampled local states, free
-    conjugates and actual parameter values."""
-
-    def __init__(self, blk, *, samples: int, seed: int, rtol: float):
-        self.model, self.rtol = blk, rtol
-        rng = np.random.default_rng(seed)
-        ys = np.stack(
-            [_sample_symbol(s, blk.domain.get(s.name), samples, rng) for s in blk.inputs], axis=-1
-        )
-        cols = []
-        for s in blk.param_symbols:
-            v = blk.values[s]
-            cols.append(np.full(samples, v) if np.ndim(v) == 0 else rng.choice(v, samples))
-        ps = np.stack(cols, axis=-1) if cols else np.zeros((samples, 0))
-        self.ys, self.ps = ys, ps
-        prog = Program(
-            blk.inputs,
-            blk.param_symbols,
-            [blk.poisson, blk.friction, blk.grad_energy, blk.grad_entropy],
-        )
-        out = jax.jit(jax.vmap(prog))(jnp.asarray(ys), jnp.asarray(ps))
-        self.L, self.M, self.gE, self.gS = (np.asarray(a) for a in out)
-        finite = [np.isfinite(a).reshape(samples, -1).all(axis=1) for a in out]
-        self.finite = np.logical_and.reduce(finite)
-
-
-_PROVERS = {
-    "poisson_antisymmetric": lambda b, t, done: _symbolic_antisymmetric(b, _Budget(t)),
-    "friction_symmetric": lambda b, t, done: _symbolic_symmetric(b, _Budget(t)),
-    "friction_positive_semidefinite": lambda b, t, done: _symbolic_psd(
-        b, _Budget(t), done.get("friction_symmetric", False)
-    ),
-    "poisson_degeneracy": lambda b, t, done: _symbolic_poisson_degeneracy(b, _Budget(t)),
-    "friction_degeneracy": lambda b, t, done: _symbolic_friction_degeneracy(b, _Budget(t)),
-}
-_JUDGES = {
-    "poisson_antisymmetric": SampledChecks.antisymmetric,
-    "friction_symmetric": SampledChecks.symmetric,
-    "friction_positive_semidefinite": SampledChecks.positive_semidefinite,
-    "poisson_degeneracy": SampledChecks.poisson_degeneracy,
-    "friction_degeneracy": SampledChecks.friction_degeneracy,
-}
-
-
-def _block_results(blk, samples, rtol, seed, timeout) -> dict[str, CheckResult]:
-    out: dict[str, CheckResult] = {}
-    done: dict[str, bool] = {}
-    sampler = None
-    for name in (
-        "poisson_antisymmetric",
-        "friction_symmetric",
-        "friction_positive_semidefinite",
-        "poisson_degeneracy",
-        "friction_degeneracy",
-    ):
-        proof = _PROVERS[name](blk, timeout, done)
-        if proof is not None:
-            out[name] = CheckResult(name, True, "symbolic", proof)
-        else:
-            if sampler is None:
-                sampler = _TemplateSamples(blk, samples=samples, seed=seed, rtol=rtol)
-            out[name] = _JUDGES[name](sampler)
-        done[name] = out[name].passed and out[name].method == "symbolic"
-    return out
-
-
-def _jacobi(model, samples, rtol, seed, timeout) -> CheckResult:
+def _jacobi(model, options: CheckOptions) -> CheckResult:
     state_dependent = [
         r
         for r in model.interactions
@@ -201,16 +158,7 @@ def _jacobi(model, samples, rtol, seed, timeout) -> CheckResult:
                 "the state and overlaps other Poisson blocks; check model.to_generic() on a small "
                 "instance, or pass check=False",
             )
-        site = GenericModel(
-            state=list(r.local_state),
-            energy=0,
-            entropy=0,
-            poisson=r.poisson,
-            params={s: float(np.mean(v)) for s, v in _param_values(model, r).items()},
-            name=f"{r.name} (site block)",
-        )
-        res = core_check(site, samples=samples, rtol=rtol, seed=seed, symbolic_timeout=timeout)
-        jac = res["jacobi_identity"]
+        jac = _site_jacobi(model, r, options)
         if not jac.passed:
             return CheckResult(
                 "jacobi_identity",
@@ -231,31 +179,37 @@ def _jacobi(model, samples, rtol, seed, timeout) -> CheckResult:
     )
 
 
-def check_templates(model, *, samples, rtol, seed, timeout) -> ConsistencyReport:
+def _combine(name: str, per_block: dict[str, dict[str, CheckResult]]) -> CheckResult:
+    rs = {k: v[name] for k, v in per_block.items()}
+    failed = {k: v for k, v in rs.items() if not v.passed}
+    if failed:
+        k, r = next(iter(failed.items()))
+        ce = (
+            None
+            if r.counterexample is None
+            else {f"{k}: {n}": v for n, v in r.counterexample.items()}
+        )
+        return CheckResult(name, False, r.method, f"template {k!r}: {r.message}", ce, r.residual)
+    method = "symbolic" if all(r.method == "symbolic" for r in rs.values()) else "sampled"
+    detail = "; ".join(f"{k}: {r.message}" for k, r in rs.items()) or "no interactions"
+    return CheckResult(name, True, method, f"templates: {detail}")
+
+
+def check_templates(model, options: CheckOptions) -> ConsistencyReport:
     """The `ConsistencyReport` of a `StructuredModel`, from its templates."""
     shared = _shared(model)
-    per_block = {}
+    per_block: dict[str, dict[str, CheckResult]] = {}
+    region_lines: list[str] = []
+    defaulted: list[str] = []
     for r in model.interactions:
-        per_block[r.name] = _block_results(_block(model, r, shared), samples, rtol, seed, timeout)
+        block, region = _block(model, r, shared)
+        per_block[r.name] = check_block(block, region, options, _BLOCK_CONDITIONS)
+        region_lines.extend(f"{r.name}: {line}" for line in region.describe())
+        defaulted.extend(f"{r.name}: {name}" for name in region.defaulted)
     results = []
     for name in CONDITIONS:
         if name == "jacobi_identity":
-            results.append(_jacobi(model, samples, rtol, seed, timeout))
-            continue
-        rs = {k: v[name] for k, v in per_block.items()}
-        failed = {k: v for k, v in rs.items() if not v.passed}
-        if failed:
-            k, r = next(iter(failed.items()))
-            ce = (
-                None
-                if r.counterexample is None
-                else {f"{k}: {n}": v for n, v in r.counterexample.items()}
-            )
-            results.append(
-                CheckResult(name, False, r.method, f"template {k!r}: {r.message}", ce, r.residual)
-            )
-            continue
-        method = "symbolic" if all(r.method == "symbolic" for r in rs.values()) else "sampled"
-        detail = "; ".join(f"{k}: {r.message}" for k, r in rs.items()) or "no interactions"
-        results.append(CheckResult(name, True, method, f"templates: {detail}"))
-    return ConsistencyReport(model.name, results)
+            results.append(_jacobi(model, options))
+        else:
+            results.append(_combine(name, per_block))
+    return ConsistencyReport(model.name, results, region=region_lines, defaulted=defaulted)

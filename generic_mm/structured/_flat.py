@@ -37,6 +37,7 @@ def flatten(model) -> GenericModel:
                 if v.name in c.domain:
                     domain[sym.name] = c.domain[v.name]
         cell_symbols.append(rows)
+        domain.update({p.name: c.domain[p.name] for p in c.params if p.name in c.domain})
     index = {s: k for k, s in enumerate(state)}
     blocks = []
     for r in model.interactions:

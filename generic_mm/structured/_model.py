@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import string
-from collections.abc import Sequence
+import types
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
+from .._checks import CheckOptions
 from .._errors import ModelError
-from .._model import AbstractModel, GenericModel, _as_scalar_expr, _closest
+from .._expressions import as_scalar_expr, closest
+from .._model import AbstractModel, CompiledParts, GenericModel
+from .._region import ParameterSpec
+from .._report import ConsistencyReport
 from ._graph import as_edges
 from ._templates import Cells, Interaction, Side, _values
 
@@ -19,7 +24,7 @@ FLAT_LIMIT = 2000
 """The most state variables `StructuredModel.to_generic` will write out as one flat model."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Resolved:
     """An interaction with its sides bound to cell kinds and its templates evaluated."""
 
@@ -30,8 +35,8 @@ class Resolved:
     energy: sp.Expr
     poisson: sp.ImmutableMatrix | None
     friction: sp.ImmutableMatrix | None
-    params: dict  # own params: symbol -> float or (n_edges,) array
-    domain: dict
+    params: Mapping  # own params: symbol -> float or (n_edges,) array (read-only)
+    domain: Mapping
 
     @property
     def local_state(self) -> tuple[sp.Symbol, ...]:
@@ -101,7 +106,7 @@ class StructuredModel(AbstractModel):
         self.cells: tuple[Cells, ...] = tuple(cells)
         self.interactions: tuple[Resolved, ...] = tuple(self._resolve(i) for i in interactions)
         self._check_param_names()
-        self._cache: dict = {}
+        self._freeze()
 
     # -- construction ---------------------------------------------------------------------------
     def _kind(self, name: str, where: str) -> int:
@@ -109,9 +114,7 @@ class StructuredModel(AbstractModel):
             if c.name == name:
                 return k
         known = [c.name for c in self.cells]
-        raise ModelError(
-            f"{where}: no cells named {name!r}{_closest(name, known)}; kinds: {known}."
-        )
+        raise ModelError(f"{where}: no cells named {name!r}{closest(name, known)}; kinds: {known}.")
 
     def _resolve(self, inter: Interaction) -> Resolved:
         where = f"interaction {inter.name!r}"
@@ -143,7 +146,7 @@ class StructuredModel(AbstractModel):
 
         energy = sp.Integer(0)
         if inter.energy_fn is not None:
-            energy = _as_scalar_expr(build(inter.energy_fn, "energy"), f"{where} energy")
+            energy = as_scalar_expr(build(inter.energy_fn, "energy"), f"{where} energy")
             _known(energy, plain, f"{where} energy", "conjugates dE(...) belong in friction only")
         ops = []
         for field, fn in (("poisson", inter.poisson_fn), ("friction", inter.friction_fn)):
@@ -161,7 +164,7 @@ class StructuredModel(AbstractModel):
             for i in range(n):
                 row = []
                 for j in range(n):
-                    e = _as_scalar_expr(mat[i, j], f"{where} {field}[{local[i]}, {local[j]}]")
+                    e = as_scalar_expr(mat[i, j], f"{where} {field}[{local[i]}, {local[j]}]")
                     allowed = plain | conj if field == "friction" else plain
                     hint = "the Poisson operator must not depend on dE (it must be a function "
                     hint += "of the state for the Jacobi identity)"
@@ -169,8 +172,18 @@ class StructuredModel(AbstractModel):
                     row.append(e)
                 entries.append(row)
             ops.append(sp.ImmutableMatrix(entries))
+        edges = np.array(edges)
+        edges.flags.writeable = False
         return Resolved(
-            inter.name, kinds, sides, edges, energy, ops[0], ops[1], params, inter.domain
+            inter.name,
+            kinds,
+            sides,
+            edges,
+            energy,
+            ops[0],
+            ops[1],
+            types.MappingProxyType(params),
+            types.MappingProxyType(dict(inter.domain)),
         )
 
     def _check_param_names(self) -> None:
@@ -205,22 +218,32 @@ class StructuredModel(AbstractModel):
         out.update({p.name: v for r in self.interactions for p, v in r.params.items()})
         return out
 
-    def _cached(self, key, build):
-        if key not in self._cache:
-            self._cache[key] = build()
-        return self._cache[key]
-
-    def _compile_parts(self):
+    # -- the model interface ---------------------------------------------------------------
+    def compile_parts(self) -> CompiledParts:
         from ._compile import compile_parts
 
         return compile_parts(self)
 
-    def _check(self, *, samples, rtol, seed, symbolic_timeout):
+    def consistency_report(self, options: CheckOptions) -> ConsistencyReport:
         from ._checks import check_templates
 
-        return check_templates(
-            self, samples=samples, rtol=rtol, seed=seed, timeout=symbolic_timeout
-        )
+        return check_templates(self, options)
+
+    def parameter_specs(self) -> Mapping[str, ParameterSpec]:
+        """Name -> `ParameterSpec` (symbol with its assumptions, the per-cell or per-edge
+        values, the declared domain or `None`) for every cell and interaction parameter."""
+
+        def build():
+            out = {}
+            for c in self.cells:
+                for p, v in c.params.items():
+                    out[p.name] = ParameterSpec(p, np.asarray(v), c.domain.get(p.name))
+            for r in self.interactions:
+                for p, v in r.params.items():
+                    out[p.name] = ParameterSpec(p, np.asarray(v), r.domain.get(p.name))
+            return out
+
+        return self.cached("specs", build)
 
     def to_generic(self) -> GenericModel:
         """The same model written out as one flat [`generic_mm.GenericModel`][] (symbols
@@ -249,6 +272,6 @@ def _known(expr: sp.Expr, allowed: set, where: str, hint: str) -> None:
     if unknown:
         names = [s.name for s in allowed]
         raise ModelError(
-            f"{where}: unknown symbol {unknown[0]!r}{_closest(unknown[0], names)}; templates may "
+            f"{where}: unknown symbol {unknown[0]!r}{closest(unknown[0], names)}; templates may "
             f"use the sides' variables and parameters and their own params ({hint})."
         )

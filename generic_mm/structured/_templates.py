@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -10,7 +11,8 @@ import numpy as np
 import sympy as sp
 
 from .._errors import ModelError
-from .._model import _as_scalar_expr, _closest
+from .._expressions import as_scalar_expr, closest
+from .._validate import require_finite, violated_assumption
 from ._graph import Grid
 
 
@@ -41,9 +43,21 @@ def _values(params: Mapping | None, size: int, shape: tuple[int, ...], where: st
                 f"{where} params[{sym.name!r}]: expected a number or an array of shape "
                 f"{shape if shape != (size,) else (size,)}, got shape {arr.shape}."
             )
-        if not np.all(np.isfinite(arr)):
-            raise ModelError(f"{where} params[{sym.name!r}]: contains non-finite values.")
-        out[sym] = float(arr) if arr.ndim == 0 else arr.reshape(-1)
+        require_finite(arr, f"{where} params[{sym.name!r}]", ModelError)
+        bad = violated_assumption(sym, arr)
+        if bad is not None:
+            assumption, entry = bad
+            raise ModelError(
+                f"{where} params[{sym.name!r}]: {sym.name} is declared {assumption} but has the "
+                f"value {entry:g}; the consistency proofs assume it is {assumption}. Use "
+                f"{assumption} values, or declare the symbol without that assumption."
+            )
+        if arr.ndim == 0:
+            out[sym] = float(arr)
+        else:
+            arr = arr.reshape(-1).copy()
+            arr.flags.writeable = False  # models are immutable: their checks are cached
+            out[sym] = arr
     return out
 
 
@@ -107,17 +121,17 @@ class Cells:
         self.state = tuple(_symbol(s, f"{where} state[{i}]") for i, s in enumerate(state))
         if not self.state or len(set(self.state)) != len(self.state):
             raise ModelError(f"{where}: state must be distinct symbols, got {self.state}.")
-        self.params = _values(params, self.count, self.shape, where)
+        self.params = types.MappingProxyType(_values(params, self.count, self.shape, where))
         self.domain = _domain(domain, where)
-        self.energy = _as_scalar_expr(energy, f"{where} energy")
-        self.entropy = _as_scalar_expr(entropy, f"{where} entropy")
+        self.energy = as_scalar_expr(energy, f"{where} energy")
+        self.entropy = as_scalar_expr(entropy, f"{where} entropy")
         known = set(self.state) | set(self.params)
         for field, expr in (("energy", self.energy), ("entropy", self.entropy)):
             unknown = sorted(s.name for s in expr.free_symbols - known)
             if unknown:
                 raise ModelError(
                     f"{where} {field}: unknown symbol {unknown[0]!r}"
-                    f"{_closest(unknown[0], [s.name for s in known])}; cell templates may use "
+                    f"{closest(unknown[0], [s.name for s in known])}; cell templates may use "
                     "their state and params."
                 )
 
@@ -159,7 +173,7 @@ class Side:
         if name not in self._conj:
             raise ModelError(
                 f"dE({name!r}): not a state variable of cells {self._cells.name!r}"
-                f"{_closest(name, self._conj)}; they have {list(self._conj)}."
+                f"{closest(name, self._conj)}; they have {list(self._conj)}."
             )
         return self._conj[name]
 
@@ -173,7 +187,7 @@ class Side:
         known = [*self._vars, *self._params]
         raise ModelError(
             f"side {self._letter!r} (cells {self._cells.name!r}) has no variable or parameter "
-            f"{name!r}{_closest(name, known)}; it has {known}."
+            f"{name!r}{closest(name, known)}; it has {known}."
         )
 
 
