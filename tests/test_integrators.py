@@ -90,6 +90,22 @@ def test_rigid_body_casimir_is_kept_exactly():
     c2 = np.sum(ys2[:, :3] ** 2, axis=1)
     assert np.max(np.abs(e2 - e2[0])) / abs(e2[0]) < 1e-13  # energy is still exact
     assert np.max(np.abs(c2 - c2[0])) / c2[0] > 1e-8
+    # ... and the drift is O(h^2): over a fixed time, halving h quarters it (log-log slope)
+    hs, drifts = [0.2, 0.1, 0.05], []
+    for h in hs:
+        ys3, _, _ = every_step(
+            run_fixed(
+                model,
+                rigid_body.initial_state,
+                h,
+                gm.DiscreteGradient(friction_projection="energy"),
+                steps=int(round(8.0 / h)),
+            )
+        )
+        c3 = np.sum(ys3[:, :3] ** 2, axis=1)
+        drifts.append(abs(c3[-1] - c3[0]) / c3[0])
+    slope = np.polyfit(np.log(hs), np.log(drifts), 1)[0]
+    assert slope == pytest.approx(2.0, abs=0.15), (drifts, slope)
 
 
 def test_second_order_convergence():
