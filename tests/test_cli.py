@@ -135,13 +135,21 @@ def test_solver_failure_exits_3_and_writes_nothing(capsys, tmp_path):
 
 
 def test_interrupt_exits_130_and_leaves_no_file(capsys, tmp_path, monkeypatch):
-    def interrupted(*args, **kwargs):
+    # Ctrl-C while the result file is being written (after the temporary file exists and
+    # holds data, before it is renamed into place): the real write path must clean up.
+    import os
+
+    real_fsync, calls = os.fsync, []
+
+    def interrupted_fsync(fd):
+        calls.append(fd)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gm._simulate, "simulate", interrupted)
-    monkeypatch.setattr(cli, "_cmd_run", lambda args: interrupted())
+    monkeypatch.setattr(os, "fsync", interrupted_fsync)
     out = tmp_path / "o.npz"
-    code, _, err = run(capsys, "run", "damped_oscillator", "--out", str(out))
+    code, _, err = run(capsys, "run", "damped_oscillator", "--out", str(out), "--no-progress")
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert calls, "the interrupt never reached the file write"
     assert code == 130 and "interrupted" in err
     assert list(tmp_path.iterdir()) == []
 
