@@ -25,7 +25,8 @@ from ._errors import (
     SimulationError as SimulationError,
     SolverError as SolverError,
 )
-from ._model import GenericModel as GenericModel
+from ._model import AbstractModel as AbstractModel, GenericModel as GenericModel
+from ._region import ParameterSpec as ParameterSpec
 from ._report import (
     CONDITIONS as CONDITIONS,
     CheckResult as CheckResult,

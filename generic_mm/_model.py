@@ -6,7 +6,7 @@ import abc
 import math
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 import jax.numpy as jnp
 import numpy as np
@@ -24,6 +24,7 @@ from ._expressions import (
     gradient,
     matvec,
     parse_state,
+    symbols_in,
 )
 from ._layout import StateLayout
 from ._region import ParameterSpec, Region, actual_rows, state_axis
@@ -31,6 +32,10 @@ from ._report import CONDITIONS, ConsistencyReport
 from ._sampling import OperatorBlock
 
 _MATRIX_FIELDS = ("poisson", "friction")
+
+_V = TypeVar("_V")
+SymbolMapping: TypeAlias = Mapping[sp.Symbol, _V] | Mapping[str, _V] | Mapping[sp.Symbol | str, _V]
+"""A mapping keyed by SymPy symbols, by their names, or by both."""
 
 
 class CompiledParts(NamedTuple):
@@ -75,7 +80,7 @@ class AbstractModel(abc.ABC):
 
     def cached(self, key: Any, build):
         """`build()`, computed once per key for this model."""
-        cache = self.__dict__.setdefault("_cache", {})
+        cache = vars(self).setdefault("_cache", {})
         if key not in cache:
             cache[key] = build()
         return cache[key]
@@ -109,10 +114,11 @@ class GenericModel(AbstractModel):
     - `friction`: the friction operator $M(x)$, same forms.
     - `params`: parameter symbol (or its name) -> default value.
     - `name`: a human-readable name.
-    - `domain`: state symbol or parameter (or name) -> sampling interval `(lo, hi)` used by
-        the numeric checks. Without one, states are sampled in $[-2, 2]$, or
-        log-uniformly in $[0.1, 10]$ for symbols declared `positive=True`; parameters
-        without a domain are fixed at their defaults.
+    - `domain`: state symbol or parameter (or name) -> interval `(lo, hi)`: the region the
+        numeric checks sample, and, for a parameter, the values `simulate` accepts. Without
+        one, a variable is sampled over a default derived from its sign assumption (and a
+        parameter's value); the report says which intervals were defaulted (see
+        [`generic_mm.check`][]).
 
     **Raises:** `ModelError` (a `ValueError`) naming the field and entry at fault.
 
@@ -135,12 +141,12 @@ class GenericModel(AbstractModel):
         entropy: Any,
         poisson: Any,
         friction: Any,
-        params: Mapping[sp.Symbol | str, float] | None = None,
+        params: SymbolMapping[float] | None = None,
         name: str | None = None,
-        domain: Mapping[sp.Symbol | str, tuple[float, float]] | None = None,
+        domain: SymbolMapping[tuple[float, float]] | None = None,
         *,
         description: str | None = None,
-        initial_state: Mapping[sp.Symbol | str, float] | None = None,
+        initial_state: SymbolMapping[float] | None = None,
         simulation: Mapping[str, Any] | None = None,
     ):
         if name is not None and not isinstance(name, str):
@@ -190,7 +196,7 @@ class GenericModel(AbstractModel):
         # The symbols the expressions actually use, by name.
         used: dict[str, sp.Symbol] = {}
         for where, expr in self._fields():
-            for sym in expr.free_symbols:
+            for sym in symbols_in(expr):
                 other = used.setdefault(sym.name, sym)
                 if other != sym:
                     raise ModelError(
@@ -228,7 +234,7 @@ class GenericModel(AbstractModel):
         param_names = {s.name for s in resolved}
         for where, expr in self._fields():
             unknown = sorted(
-                s.name for s in expr.free_symbols if s.name not in state_names | param_names
+                s.name for s in symbols_in(expr) if s.name not in state_names | param_names
             )
             if unknown:
                 hint = closest(unknown[0], state_names | param_names)

@@ -36,6 +36,9 @@ SEARCH_STARTS = 8
 """How many of the worst samples the PSD search starts from."""
 SEARCH_STEPS = 64
 """BFGS iterations of the PSD search per start."""
+SEARCH_MAX_VARIABLES = 12
+"""Operators larger than this are judged on the samples alone: compiling the search costs
+seconds per variable there (templates of structured models are small and always searched)."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -192,7 +195,13 @@ class SampledChecks:
 
     def positive_semidefinite(self) -> CheckResult:
         ys, ps, M, finite, extra = self.ys, self.ps, self.M, self.finite, ""
-        found = _search_psd(self)
+        # Search only when the samples found no violation (a found one is reported as is).
+        lam, _, scale = _eigen(M, finite)
+        violated = bool(np.any((scale > 0) & (-lam > self.rtol)))
+        small = self.block.n <= SEARCH_MAX_VARIABLES
+        found = None if violated or not small else _search_psd(self)
+        if not small:
+            extra = f" (no search: {self.block.n} variables > {SEARCH_MAX_VARIABLES})"
         if found is not None:
             f_ys, f_ps, f_M = found
             ys, ps = np.concatenate([ys, f_ys]), np.concatenate([ps, f_ps])
@@ -306,7 +315,7 @@ def _from_box(axes, x):
     return np.asarray(out, dtype=float)
 
 
-def _complement(active: np.ndarray, gE):
+def _complement(active: jax.Array, gE):
     """The orthogonal projector onto the active variables (rows of $M$ not identically zero)
     orthogonal to $\nabla E$ there: where $M$'s eigenvalues can go negative. A degenerate
     $M$ is singular along $\nabla E$ and inactive variables; a search of the full Rayleigh
