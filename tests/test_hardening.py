@@ -279,3 +279,35 @@ def test_non_finite_initial_state_is_reported_before_solving():
         gm.simulate(model, {"V": -1.0, "s": 0.0}, 1.0)
     with pytest.raises(gm.InputError, match="E is not finite .* ensemble member 1"):
         gm.simulate(model, np.array([[1.0, 0.0], [-1.0, 0.0]]), 1.0)
+
+
+def test_conjugates_taken_positive_by_the_templates_are_verified_on_the_assembled_model():
+    # e(s) = C T0 exp(s/C) has a positive derivative, so the templates take the conjugate
+    # dE/ds as positive, but a bond energy -lam (s_a + s_b) lowers it by 2 lam: below
+    # T0 exp(s/C) = 2 lam the "temperature" is negative and the exchange block is not PSD.
+    from generic_mm.structured import entropic_exchange
+
+    sc = sp.Symbol("s", real=True)
+    C, T0_, lam, kappa = sp.symbols("C T0 lam kappa", positive=True)
+
+    def chain(lam_value, domain=None, lam_domain=None):
+        cells = Cells(
+            "cell", [sc], C * T0_ * sp.exp(sc / C), sc, shape=8,
+            params={C: 1.0, T0_: 1.0}, domain=domain,
+        )
+        edges = np.stack([np.arange(7), np.arange(1, 8)], axis=1)
+        bond = Interaction(
+            "bond", ("cell", "cell"), edges,
+            energy=lambda a, b: -lam * (a.s + b.s),
+            friction=lambda a, b: entropic_exchange(kappa, a.dE("s"), b.dE("s")),
+            params={lam: lam_value, kappa: 1.0},
+            domain=lam_domain,
+        )
+        return StructuredModel(cells, [bond])
+
+    result = gm.check(chain(0.2))["friction_positive_semidefinite"]
+    assert not result.passed
+    assert "conjugate dE/ds of cells 'cell' as positive" in result.message
+    # where state and parameters keep T0 exp(s/C) >= 0.9 > 0.8 >= 2 lam it holds
+    good = chain(0.2, domain={sc: (0.0, 2.0), T0_: (0.9, 1.1)}, lam_domain={lam: (0.1, 0.4)})
+    assert gm.check(good).ok

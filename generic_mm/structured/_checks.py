@@ -12,6 +12,8 @@ $M = \\sum_e P_e^T M_e P_e$:
   $\\partial e/\\partial x$ of its cell, one that does is a free symbol `dE_dx_a` (positive
   when $\\partial e/\\partial x$ is, e.g. a temperature), for which the block must hold
   identically;
+  the positivity of such a free conjugate is an assumption, which is then verified on the
+  assembled model (the true conjugates at sampled full states);
 - Jacobi holds when every Poisson block is constant, and for a state-dependent block on
   one cell (a site term) when it holds for that block and no other Poisson block touches
   that kind of cell (a direct sum of Poisson structures). Otherwise it is not established
@@ -195,6 +197,75 @@ def _combine(name: str, per_block: dict[str, dict[str, CheckResult]]) -> CheckRe
     return CheckResult(name, True, method, f"templates: {detail}")
 
 
+def _assumed_positive(model, shared) -> list[tuple[int, str]]:
+    """Shared variables whose conjugate the templates take as positive (their cell energy's
+    derivative is), although interaction energies add to it."""
+    out = []
+    for k, name in sorted(shared):
+        cells = model.cells[k]
+        var = next(v for v in cells.state if v.name == name)
+        if sp.diff(cells.energy, var).is_positive:
+            out.append((k, name))
+    return out
+
+
+def _verify_conjugates(model, assumed, options: CheckOptions) -> CheckResult | None:
+    r"""Evaluate the true conjugates $\partial E/\partial x$ of the assembled model at sampled
+    full states (every cell's variables over their region, scalar parameters over theirs)
+    and return a failure where one that the templates took as positive is not."""
+    import jax
+    import jax.numpy as jnp
+
+    params, data, layout, functions = model.cached("conjugate-parts", model.compile_parts)
+    samples = max(4, min(64, 2**22 // max(1, model.n)))
+    rng = np.random.default_rng(options.seed)
+    parts = []
+    for cells in model.cells:
+        cols = [
+            state_axis(v, cells.domain.get(v.name)).sample(rng, samples * cells.count)
+            for v in cells.state
+        ]
+        parts.append(np.stack(cols, -1).reshape(samples, -1))
+    ys = jnp.asarray(np.concatenate(parts, axis=1))
+    specs = model.parameter_specs()
+    p_batch = {
+        name: jnp.asarray(spec.axis.sample(rng, samples))
+        for name, spec in specs.items()
+        if spec.values.ndim == 0
+    }
+    fixed = {name: v for name, v in params.items() if name not in p_batch}
+    grad_energy = jax.jit(jax.vmap(lambda y, pb: functions.gradients(y, {**fixed, **pb}, data)[0]))(
+        ys, p_batch
+    )
+    gE = np.asarray(grad_energy)
+    for k, name in assumed:
+        block = layout.blocks[k]
+        width = len(block.variables)
+        values = gE[:, block.offset : block.offset + block.size].reshape(samples, -1, width)
+        conj = values[..., block.variables.index(name)]
+        bad = np.isfinite(conj) & (conj <= 0)
+        if not bad.any():
+            continue
+        i, cell = (int(a) for a in np.unravel_index(int(np.argmax(bad)), bad.shape))
+        kind = model.cells[k].name
+        state = np.asarray(ys[i])[block.offset : block.offset + block.size].reshape(-1, width)
+        where = {
+            f"{kind}.{v}[{cell}]": float(state[cell, j]) for j, v in enumerate(block.variables)
+        }
+        where.update({n: float(np.asarray(v)[i]) for n, v in p_batch.items()})
+        return CheckResult(
+            "friction_positive_semidefinite",
+            False,
+            "sampled",
+            f"the templates take the conjugate dE/d{name} of cells {kind!r} as positive (its "
+            f"cell energy's derivative is), but with the interaction energies it is "
+            f"{conj[i, cell]:.6g} at cell {cell} of a sampled state: restrict the domain of "
+            "the state (or of the parameters) to where it is positive",
+            counterexample=where,
+        )
+    return None
+
+
 def check_templates(model, options: CheckOptions) -> ConsistencyReport:
     """The `ConsistencyReport` of a `StructuredModel`, from its templates."""
     shared = _shared(model)
@@ -206,10 +277,14 @@ def check_templates(model, options: CheckOptions) -> ConsistencyReport:
         per_block[r.name] = check_block(block, region, options, _BLOCK_CONDITIONS)
         region_lines.extend(f"{r.name}: {line}" for line in region.describe())
         defaulted.extend(f"{r.name}: {name}" for name in region.defaulted)
+    assumed = _assumed_positive(model, shared)
+    broken = _verify_conjugates(model, assumed, options) if assumed else None
     results = []
     for name in CONDITIONS:
         if name == "jacobi_identity":
             results.append(_jacobi(model, options))
+        elif broken is not None and name == broken.name:
+            results.append(broken)
         else:
             results.append(_combine(name, per_block))
     return ConsistencyReport(model.name, results, region=region_lines, defaulted=defaulted)
