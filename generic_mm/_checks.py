@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 import sympy as sp
 
 from ._errors import InputError
-from ._expressions import matvec
+from ._expressions import entry, matvec
 from ._region import Region
 from ._report import CONDITIONS, CheckResult, ConsistencyReport
 from ._sampling import OperatorBlock, SampledChecks
@@ -119,30 +119,30 @@ def _all_zero(exprs: Iterable[sp.Expr], budget: _Budget) -> bool:
 
 def _symbolic_antisymmetric(model: OperatorBlock, budget: _Budget) -> str | None:
     L, n = model.poisson, model.n
-    res = (L[i, j] + L[j, i] for i in range(n) for j in range(i, n))
+    res = (entry(L, i, j) + entry(L, j, i) for i in range(n) for j in range(i, n))
     return "L + L^T = 0 identically" if _all_zero(res, budget) else None
 
 
 def _symbolic_symmetric(model: OperatorBlock, budget: _Budget) -> str | None:
     M, n = model.friction, model.n
-    res = (M[i, j] - M[j, i] for i in range(n) for j in range(i + 1, n))
+    res = (entry(M, i, j) - entry(M, j, i) for i in range(n) for j in range(i + 1, n))
     return "M - M^T = 0 identically" if _all_zero(res, budget) else None
 
 
 def _symbolic_poisson_degeneracy(model: OperatorBlock, budget: _Budget) -> str | None:
     res = matvec(model.poisson, model.grad_entropy)
-    return "L grad S = 0 identically" if _all_zero(res, budget) else None
+    return "L grad S = 0 identically" if _all_zero(res.flat(), budget) else None
 
 
 def _symbolic_friction_degeneracy(model: OperatorBlock, budget: _Budget) -> str | None:
     res = matvec(model.friction, model.grad_energy)
-    return "M grad E = 0 identically" if _all_zero(res, budget) else None
+    return "M grad E = 0 identically" if _all_zero(res.flat(), budget) else None
 
 
 def _symbolic_jacobi(model: OperatorBlock, budget: _Budget, antisymmetric: bool) -> str | None:
     L, n, x = model.poisson, model.n, model.state
     state = set(x)
-    if not any(L[i, j].free_symbols & state for i in range(n) for j in range(n)):
+    if not any(entry(L, i, j).free_symbols & state for i in range(n) for j in range(n)):
         return "L does not depend on the state"
     if not antisymmetric:
         return None  # the reduction to i < j < k below needs antisymmetry
@@ -256,8 +256,9 @@ def check_block(
     sampled: SampledChecks | None = None
     out: dict[str, CheckResult] = {}
     for name in conditions:
-        if proved[name] is not None:
-            out[name] = CheckResult(name, True, "symbolic", proved[name])
+        reason = proved[name]
+        if reason is not None:
+            out[name] = CheckResult(name, True, "symbolic", reason)
             continue
         if sampled is None:
             sampled = SampledChecks(

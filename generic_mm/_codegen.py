@@ -17,12 +17,14 @@ import abc
 import functools
 import operator
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from ._errors import InputError
 
@@ -101,9 +103,7 @@ def unsupported_parts(expr: sp.Basic) -> str | None:
             return f"contains an unevaluated {type(node).__name__} ({node}); evaluate it first (.doit())."
         if type(node) in _UNARY or type(node) in _NARY or isinstance(node, sp.Piecewise):
             continue
-        if isinstance(
-            node, (sp.functions.elementary.piecewise.ExprCondPair, sp.logic.boolalg.BooleanAtom)
-        ):
+        if isinstance(node, (ExprCondPair, sp.logic.boolalg.BooleanAtom)):
             continue
         if type(node) in _RELATIONAL or type(node) in _LOGICAL:
             continue
@@ -116,7 +116,7 @@ def unsupported_parts(expr: sp.Basic) -> str | None:
     return None
 
 
-def _number(expr: sp.Basic):
+def _number(expr: sp.Number | sp.NumberSymbol) -> float:
     return float(expr)
 
 
@@ -126,10 +126,12 @@ class _Evaluator:
     def __init__(self, env: dict[sp.Basic, jax.Array]):
         self.env = env
 
-    def __call__(self, expr: sp.Basic):
+    def __call__(self, expr: sp.Basic) -> Any:
+        """The value of `expr`: a JAX array, or a Python float or bool for constants (kept
+        as Python numbers so that XLA sees them as literals)."""
         if expr.is_Symbol:
             return self.env[expr]
-        if expr.is_Number or isinstance(expr, sp.NumberSymbol):
+        if isinstance(expr, (sp.Number, sp.NumberSymbol)):
             return _number(expr)
         if expr is sp.true:
             return True
@@ -137,7 +139,7 @@ class _Evaluator:
             return False
         if expr.is_Add:
             return functools.reduce(operator.add, map(self, expr.args))
-        if expr.is_Mul:
+        if isinstance(expr, sp.Mul):
             return self._mul(expr)
         if expr.is_Pow:
             return self._pow(*expr.args)
@@ -157,9 +159,9 @@ class _Evaluator:
     def _mul(self, expr: sp.Mul):
         num, den = [], []
         for factor in expr.args:
-            if factor.is_Pow and factor.exp.is_Number and factor.exp.is_negative:
+            if isinstance(factor, sp.Pow) and factor.exp.is_Number and factor.exp.is_negative:
                 den.append(self._pow(factor.base, -factor.exp))
-            elif factor.is_Rational and not factor.is_Integer:
+            elif isinstance(factor, sp.Rational) and not factor.is_Integer:
                 num.append(float(factor.p))
                 den.append(float(factor.q))
             else:
@@ -176,7 +178,7 @@ class _Evaluator:
 
     def _pow(self, base: sp.Basic, exp: sp.Basic):
         b = self(base)
-        if exp.is_Integer:
+        if isinstance(exp, sp.Integer):
             e = int(exp)
             if e == 1:
                 return b
@@ -193,7 +195,8 @@ class _Evaluator:
 
     def _piecewise(self, expr: sp.Piecewise):
         result = None
-        for value, cond in reversed(expr.args):
+        for pair in reversed(expr.args):
+            value, cond = pair.args
             v = self(value)
             if result is None:
                 if cond is not sp.true:
@@ -238,7 +241,8 @@ class Program:
                 flat.append(out)
         symbols = sp.numbered_symbols("_cse", cls=sp.Dummy)
         self.assignments, reduced = sp.cse(flat, symbols=symbols, order="none")
-        self.reduced = list(reduced)
+        # Given a list, cse returns the reduced expressions as a list.
+        self.reduced: list[sp.Basic] = list(cast("list[sp.Basic]", reduced))
 
     def __call__(self, y: jax.Array, p: jax.Array) -> tuple[jax.Array, ...]:
         env: dict[sp.Basic, jax.Array] = {s: y[i] for i, s in enumerate(self.inputs)}
@@ -276,26 +280,26 @@ class AbstractFunctions(abc.ABC):
     """
 
     @abc.abstractmethod
-    def rates(self, y, p, data):
+    def rates(self, y, p, data) -> jax.Array:
         """`L grad E + M grad S`."""
 
     @abc.abstractmethod
-    def observables(self, y, p, data):
+    def observables(self, y, p, data) -> tuple[jax.Array, jax.Array, jax.Array]:
         """`(E, S, grad S . M grad S)`."""
 
     @abc.abstractmethod
-    def gradients(self, y, p, data):
+    def gradients(self, y, p, data) -> tuple[jax.Array, jax.Array]:
         """`(grad E, grad S)`."""
 
     @abc.abstractmethod
-    def operators(self, y, p, data):
+    def operators(self, y, p, data) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         """`(L, M, grad E, grad S)` with dense `L` and `M`."""
 
     @abc.abstractmethod
-    def apply(self, y, p, data, v_poisson, v_friction):
+    def apply(self, y, p, data, v_poisson, v_friction) -> tuple[jax.Array, jax.Array]:
         """`(L(y) v_poisson, M(y) v_friction)`: the operators as matrix-free products."""
 
-    def fields(self, y, p, data):
+    def fields(self, y, p, data) -> dict[str, dict[str, jax.Array]]:
         """Energy, entropy and entropy production per cell (structured models only)."""
         raise InputError(
             "fields: this is a flat model (one SymPy matrix); fields exist for structured models."
@@ -342,7 +346,10 @@ class ModelFunctions(AbstractFunctions):
         return self.program("gradients")(y, self._vector(p))
 
     def operators(self, y, p, data):
-        return self.program("operators")(y, self._vector(p))
+        L, M, gE, gS = self.program("operators")(y, self._vector(p))
+        # `Program` returns an n x 1 matrix as a vector: give a 1 x 1 operator its shape.
+        n = len(self._model.state)
+        return L.reshape(n, n), M.reshape(n, n), gE, gS
 
     def apply(self, y, p, data, v_poisson, v_friction):
         L, M, _, _ = self.operators(y, p, data)

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 import diffrax
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array
 
 from ._checks import check as _check
 from ._codegen import AbstractFunctions
-from ._custom_types import Matrix, Scalar, State
+from ._custom_types import DataLeaf, Matrix, ParamLeaf, RealScalarLike, Scalar, State, StateLike
 from ._errors import InputError
 from ._expressions import closest
 from ._layout import StateLayout
@@ -31,8 +31,8 @@ class CompiledModel(eqx.Module):
     it to `diffrax.diffeqsolve` directly.
     """
 
-    params: dict[str, Float[Array, " *shape"]]
-    data: dict[str, Int[Array, " ..."]]
+    params: dict[str, ParamLeaf]
+    data: dict[str, DataLeaf]
     layout: StateLayout = eqx.field(static=True)
     name: str = eqx.field(static=True)
     checked: bool = eqx.field(static=True)
@@ -60,8 +60,8 @@ class CompiledModel(eqx.Module):
         """Parameter names, in the order of the generated code's parameter vector."""
         return tuple(sorted(self.params))
 
-    def _p(self, overrides: Mapping[str, object] | None = None) -> dict[str, Array]:
-        values = dict(self.params)
+    def _p(self, overrides: Mapping[str, object] | None = None) -> dict[str, object]:
+        values: dict[str, object] = dict(self.params)
         if overrides is not None:
             if not isinstance(overrides, Mapping):
                 raise InputError(
@@ -74,7 +74,7 @@ class CompiledModel(eqx.Module):
                 values[key] = value
         return values
 
-    def vector_field(self, t: Scalar, y: State, args: Mapping | None = None) -> State:
+    def vector_field(self, t: RealScalarLike, y: StateLike, args: Mapping | None = None) -> State:
         r"""$\dot x = L(x)\nabla E(x) + M(x)\nabla S(x)$, with the signature diffrax expects.
 
         `args` is `None` (use `self.params`) or a mapping of parameter overrides.
@@ -82,52 +82,54 @@ class CompiledModel(eqx.Module):
         del t
         return self.functions.rates(y, self._p(args), self.data)
 
-    def energy(self, y: State) -> Scalar:
+    def energy(self, y: StateLike) -> Scalar:
         """$E(x)$."""
         return self.functions.observables(y, self._p(), self.data)[0]
 
-    def entropy(self, y: State) -> Scalar:
+    def entropy(self, y: StateLike) -> Scalar:
         """$S(x)$."""
         return self.functions.observables(y, self._p(), self.data)[1]
 
-    def entropy_production(self, y: State) -> Scalar:
+    def entropy_production(self, y: StateLike) -> Scalar:
         r"""$\nabla S\cdot M\nabla S \ge 0$, the rate of entropy production."""
         return self.functions.observables(y, self._p(), self.data)[2]
 
-    def observables(self, y: State) -> tuple[Scalar, Scalar, Scalar]:
+    def observables(self, y: StateLike) -> tuple[Scalar, Scalar, Scalar]:
         """`(E, S, entropy production)` at `y`, evaluated together (shared subexpressions)."""
         return self.functions.observables(y, self._p(), self.data)
 
-    def gradients(self, y: State) -> tuple[State, State]:
+    def gradients(self, y: StateLike) -> tuple[State, State]:
         r"""`(grad E, grad S)` at `y`, evaluated together."""
         return self.functions.gradients(y, self._p(), self.data)
 
-    def grad_energy(self, y: State) -> State:
+    def grad_energy(self, y: StateLike) -> State:
         r"""$\nabla E(x)$ (derived symbolically)."""
         return self.functions.gradients(y, self._p(), self.data)[0]
 
-    def grad_entropy(self, y: State) -> State:
+    def grad_entropy(self, y: StateLike) -> State:
         r"""$\nabla S(x)$ (derived symbolically)."""
         return self.functions.gradients(y, self._p(), self.data)[1]
 
-    def poisson(self, y: State) -> Matrix:
+    def poisson(self, y: StateLike) -> Matrix:
         """The Poisson operator $L(x)$."""
         return self.functions.operators(y, self._p(), self.data)[0]
 
-    def friction(self, y: State) -> Matrix:
+    def friction(self, y: StateLike) -> Matrix:
         """The friction operator $M(x)$."""
         return self.functions.operators(y, self._p(), self.data)[1]
 
-    def operators(self, y: State) -> tuple[Matrix, Matrix, State, State]:
+    def operators(self, y: StateLike) -> tuple[Matrix, Matrix, State, State]:
         r"""`(L, M, grad E, grad S)` at `y`, evaluated together."""
         return self.functions.operators(y, self._p(), self.data)
 
-    def apply(self, y: State, v_poisson: State, v_friction: State) -> tuple[State, State]:
+    def apply(
+        self, y: StateLike, v_poisson: StateLike, v_friction: StateLike
+    ) -> tuple[State, State]:
         """`(L(y) v_poisson, M(y) v_friction)` without forming `L` or `M` (for structured
         models; a flat model multiplies its dense operators)."""
         return self.functions.apply(y, self._p(), self.data, v_poisson, v_friction)
 
-    def fields(self, y: State) -> dict[str, dict[str, Array]]:
+    def fields(self, y: StateLike) -> dict[str, dict[str, Array]]:
         """Per cell kind: `energy`, `entropy` and `entropy_production` densities as arrays
         of the kind's shape (structured models only). Interaction energies and entropy
         production are shared equally by the cells an interaction joins, so each field

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sympy as sp
 
@@ -139,6 +139,19 @@ def check_sign(symbol: sp.Symbol, value: float, where: str) -> None:
             raise ModelError(
                 f"{where}: {symbol.name} is declared {assumption} but its value is {value}."
             )
+
+
+def entry(mat: sp.MatrixBase, i: int, j: int) -> sp.Expr:
+    """`mat[i, j]`: one entry of a model's matrix, a scalar expression (SymPy's own typing
+    of indexing also allows sub-matrices and lists)."""
+    return cast(sp.Expr, mat[i, j])
+
+
+def symbols_in(expr: sp.Basic) -> set[sp.Symbol]:
+    """The free symbols of an expression that passed `as_scalar_expr`: only `Symbol` leaves
+    pass its check (`unsupported_parts`), so they all are symbols (SymPy types them as
+    `Basic`)."""
+    return cast(set[sp.Symbol], expr.free_symbols)
 
 
 def gradient(expr: sp.Expr, state: Sequence[sp.Symbol]) -> sp.ImmutableMatrix:

@@ -200,6 +200,8 @@ def _integrate(
             throw=False,
             progress_meter=meter,
         )
+        # Both sub-SaveAts save ts and ys: each is a list with one entry per sub-SaveAt.
+        assert sol.ts is not None and sol.ys is not None
         ts, ys = sol.ts[0], sol.ys[0]
         energy, entropy, sigma = jax.vmap(model.observables)(ys)
         return (

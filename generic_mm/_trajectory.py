@@ -5,8 +5,16 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float, Int
 
+from ._custom_types import (
+    BatchedCount,
+    BatchedScalar,
+    FieldSeries,
+    Flags,
+    Series,
+    StateSeries,
+    Times,
+)
 from ._layout import StateLayout
 
 
@@ -29,14 +37,14 @@ class Trajectory(eqx.Module):
     - `num_steps`: the number of solver steps taken.
     """
 
-    ts: Float[Array, "*batch T"]
-    ys: Float[Array, "*batch T n"]
-    energy: Float[Array, "*batch T"]
-    entropy: Float[Array, "*batch T"]
-    entropy_production: Float[Array, "*batch T"]
-    energy_tolerance: Float[Array, "*batch"]
-    entropy_tolerance: Float[Array, "*batch"]
-    num_steps: Int[Array, "*batch"]
+    ts: Times
+    ys: StateSeries
+    energy: Series
+    entropy: Series
+    entropy_production: Series
+    energy_tolerance: BatchedScalar
+    entropy_tolerance: BatchedScalar
+    num_steps: BatchedCount
     layout: StateLayout = eqx.field(static=True)
 
     @property
@@ -44,18 +52,18 @@ class Trajectory(eqx.Module):
         """Names of the state variables (structured models: of the fields)."""
         return self.layout.names
 
-    def __getitem__(self, name: str) -> Float[Array, "*batch T ..."]:
+    def __getitem__(self, name: str) -> FieldSeries:
         """The time series of the state variable `name`; for a structured model, of the
         field `name`, with the field's shape after the time axis (e.g. `(T, nx, ny)`)."""
         return self.layout.select(self.ys, name)
 
     @property
-    def _valid(self) -> Bool[Array, "*batch T"]:
+    def _valid(self) -> Flags:
         # Saving at solver steps pads unused slots with inf.
         return jnp.isfinite(self.ts)
 
     @property
-    def entropy_decreased(self) -> Bool[Array, "*batch T"]:
+    def entropy_decreased(self) -> Flags:
         """Per saved step: did $S$ fall below the previous saved value (beyond tolerance)?"""
         s = self.entropy
         drop = s[..., :-1] - s[..., 1:] > self.entropy_tolerance[..., None]
@@ -64,19 +72,19 @@ class Trajectory(eqx.Module):
         return jnp.concatenate([first, drop & valid], axis=-1)
 
     @property
-    def energy_drifted(self) -> Bool[Array, "*batch T"]:
+    def energy_drifted(self) -> Flags:
         """Per saved step: has $E$ moved from its initial value by more than `energy_tolerance`?"""
         drift = jnp.abs(self.energy - self.energy[..., :1])
         return (drift > self.energy_tolerance[..., None]) & self._valid
 
     @property
-    def energy_drift(self) -> Float[Array, "*batch"]:
+    def energy_drift(self) -> BatchedScalar:
         r"""The largest relative energy drift $\max_t |E(t) - E(0)| / |E(0)|$."""
         drift = jnp.where(self._valid, jnp.abs(self.energy - self.energy[..., :1]), 0.0)
         return drift.max(axis=-1) / jnp.maximum(jnp.abs(self.energy[..., 0]), 1e-300)
 
     @property
-    def entropy_produced(self) -> Float[Array, "*batch"]:
+    def entropy_produced(self) -> BatchedScalar:
         """$S(t_{end}) - S(t_0)$, with $t_{end}$ the last saved time (negative when $S$
         fell, which only an inconsistent model run with `check=False` can do)."""
         # The last valid slot (saving at solver steps pads the rest with inf times).

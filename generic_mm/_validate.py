@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import jax
+import jax.core
 import numpy as np
 
 from ._errors import InputError

@@ -12,6 +12,7 @@ import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -120,7 +121,7 @@ def _cmd_run(args) -> int:
         raise _InputProblem(f"--out {out}: the extension must be .npz or .csv")
     if not out.parent.exists():
         raise _InputProblem(f"--out {out}: the folder {out.parent} does not exist")
-    options = dict(
+    options: dict[str, Any] = dict(
         saveat=args.points or sim.get("points", 201),
         solver=_solver(args.solver or sim.get("solver")),
         rtol=args.rtol or sim.get("rtol", 1e-8),
@@ -254,7 +255,7 @@ def _cmd_show(args) -> int:
     rates = model.rates
     if args.latex:
         print(r"\begin{aligned}")
-        for sym, rate in zip(model.state, rates):
+        for sym, rate in zip(model.state, rates.flat()):
             print(rf"\frac{{d {sp.latex(sym)}}}{{d t}} &= {sp.latex(rate)} \\")
         print(rf"E &= {sp.latex(model.energy)} \\")
         print(rf"S &= {sp.latex(model.entropy)}")
@@ -263,7 +264,7 @@ def _cmd_show(args) -> int:
     print(f"{model.name}" + (f": {model.description}" if model.description else ""))
     print(f"  E = {model.energy}")
     print(f"  S = {model.entropy}")
-    for name, rate in zip(model.state_names, rates):
+    for name, rate in zip(model.state_names, rates.flat()):
         print(f"  d{name}/dt = {rate}")
     if model.params:
         values = ", ".join(f"{s.name}={v:g}" for s, v in model.params.items())

@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-import generic_mm as gm
 from generic_mm import cli
 from generic_mm.models import find
 

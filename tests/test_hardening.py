@@ -292,12 +292,19 @@ def test_conjugates_taken_positive_by_the_templates_are_verified_on_the_assemble
 
     def chain(lam_value, domain=None, lam_domain=None):
         cells = Cells(
-            "cell", [sc], C * T0_ * sp.exp(sc / C), sc, shape=8,
-            params={C: 1.0, T0_: 1.0}, domain=domain,
+            "cell",
+            [sc],
+            C * T0_ * sp.exp(sc / C),
+            sc,
+            shape=8,
+            params={C: 1.0, T0_: 1.0},
+            domain=domain,
         )
         edges = np.stack([np.arange(7), np.arange(1, 8)], axis=1)
         bond = Interaction(
-            "bond", ("cell", "cell"), edges,
+            "bond",
+            ("cell", "cell"),
+            edges,
             energy=lambda a, b: -lam * (a.s + b.s),
             friction=lambda a, b: entropic_exchange(kappa, a.dE("s"), b.dE("s")),
             params={lam: lam_value, kappa: 1.0},

@@ -138,7 +138,7 @@ def layered_flux(T, k, spacing: float, window: int) -> dict[str, jax.Array]:
     vol = jnp.roll(k, -(right - 1)) * jnp.roll(Tf, -right) - jnp.roll(k, -left) * jnp.roll(
         Tf, -left
     )
-    inner = sum(jnp.roll(jump, -j) for j in range(left + 1, right))
+    inner = sum((jnp.roll(jump, -j) for j in range(left + 1, right)), jnp.zeros_like(jump))
     return {"volume": -vol / ell, "interfacial": -inner / ell}
 
 

@@ -115,7 +115,7 @@ def complex_modulus(composite, omega) -> np.ndarray:
 def loss_factor(composite, omega) -> np.ndarray:
     """$Q^{-1} = \\mathrm{Im}\\,M^*/\\mathrm{Re}\\,M^*$."""
     M = complex_modulus(composite, omega)
-    return M.imag / M.real
+    return np.imag(M) / np.real(M)
 
 
 def zener_loss_factor(composite, omega) -> np.ndarray:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import sympy as sp
 
 from .._errors import InputError, ModelError
-from .._expressions import as_scalar_expr
+from .._expressions import as_scalar_expr, symbols_in
 from .._validate import finite_number, positive_number
 
 
@@ -88,7 +89,7 @@ class Phase:
         modulus: float = 0.0,
         expansion: float = 0.0,
         T0: float = 1.0,
-        energy: Callable[[sp.Symbol, sp.Symbol], sp.Expr] | None = None,
+        energy: Callable[[sp.Expr, sp.Expr], sp.Expr] | None = None,
     ):
         if not isinstance(name, str) or not name.isidentifier():
             raise ModelError(f"Phase: name must be an identifier, got {name!r}.")
@@ -123,7 +124,7 @@ class Phase:
                     f"phase {self.name!r} energy: calling u(s, eps) failed: {err}"
                 ) from None
             expr = as_scalar_expr(value, f"phase {self.name!r} energy")
-            extra = expr.free_symbols - {s, eps} - _free(s) - _free(eps)
+            extra = symbols_in(expr) - {s, eps} - _free(s) - _free(eps)
             if extra:
                 raise ModelError(
                     f"phase {self.name!r} energy: unknown symbols "
@@ -153,7 +154,8 @@ class Phase:
         Ts = sp.diff(self.energy(s, sp.Float(eps)), s)
         guess = self.linear.C * math.log(T / self.linear.T0)
         try:
-            return float(sp.nsolve(Ts - T, s, guess))
+            # One equation in one unknown: nsolve returns a Float.
+            return float(cast(sp.Float, sp.nsolve(Ts - T, s, guess)))
         except (ValueError, ZeroDivisionError) as err:
             raise InputError(
                 f"phase {self.name!r}: no entropy found where du/ds = {T:g} ({err})."
@@ -249,6 +251,7 @@ class Interface:
     def exchange(self, phases: dict[str, Phase]) -> float:
         """$H = h a_v$ for these phases."""
         if self._closure is None:
+            assert self._h_av is not None  # exactly one of h_av, (h, area_density), closure
             return self._h_av
         where = f"interface {self.a!r}-{self.b!r} closure"
         return positive_number(self._closure(phases[self.a], phases[self.b]), where, ModelError)

@@ -16,8 +16,9 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array
 
+from .._custom_types import LoadCases
 from .._errors import InputError
 from ._voxels import AbstractNodes, BoxNodes, PeriodicNodes
 
@@ -54,7 +55,7 @@ class AbstractBoundaryCondition(eqx.Module):
         unit stresses (fluxes) stacked along the first axis: one of them is the load."""
 
     @abc.abstractmethod
-    def apparent(self, gradients: Float[Array, "n n"], fluxes: Float[Array, "n n"]) -> Array:
+    def apparent(self, gradients: LoadCases, fluxes: LoadCases) -> Array:
         """The apparent tensor from the mean gradients and mean fluxes of the load cases
         (one column per case)."""
 

@@ -9,8 +9,9 @@ import jax
 import jax.numpy as jnp
 import lineax as lx
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array
 
+from .._custom_types import Scalar, Tensor
 from .._errors import InputError, SolverError
 from .._validate import finite_number, is_traced, require_finite
 from ._boundary import AbstractBoundaryCondition
@@ -36,8 +37,8 @@ class Homogenized(eqx.Module):
         (`bc.name` is its name, `bc.bound` which bound it gives).
     """
 
-    tensor: Float[Array, "a b"]
-    hill_mandel_residual: Float[Array, ""]
+    tensor: Tensor
+    hill_mandel_residual: Scalar
     iterations: Array
     bc: AbstractBoundaryCondition = eqx.field(static=True)
 

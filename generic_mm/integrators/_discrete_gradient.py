@@ -244,7 +244,9 @@ class DiscreteGradient(diffrax.AbstractImplicitSolver):
         slack = 100.0 * jnp.finfo(y0.dtype).eps
         bound = atol + (rtol + slack) * (jnp.abs(y0) + jnp.abs(y1 - y0))
         solved = jnp.all(jnp.abs(residual(y1, None)) <= 10.0 * bound)
-        result = RESULTS.where(solved, RESULTS.promote(sol.result), RESULTS.nonlinear_divergence)
+        result = RESULTS.promote(
+            optx.RESULTS.where(solved, sol.result, optx.RESULTS.nonlinear_divergence)
+        )
         # A failed step stays at y0, so that the reported state is the last good one.
         y1 = jnp.where(result == RESULTS.successful, y1, y0)
         dense_info = dict(y0=y0, y1=y1)

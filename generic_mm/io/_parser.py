@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import cast
 
 import sympy as sp
+from sympy.logic.boolalg import Boolean
 
 MAX_LENGTH = 20_000
 MAX_NODES = 5_000
@@ -21,7 +23,7 @@ MAX_DEPTH = 60
 MAX_EXPONENT = 64
 MAX_DIGITS = 40
 
-FUNCTIONS: dict[str, object] = {
+FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
     "exp": sp.exp,
     "log": sp.log,
     "sqrt": sp.sqrt,
@@ -136,7 +138,7 @@ class _Builder:
             return self._name(node.id, condition)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
-                return -self.build(node.operand, d)
+                return -self._value(node.operand, d)
             if isinstance(node.op, ast.UAdd):
                 return self.build(node.operand, d)
             if isinstance(node.op, ast.Not) and condition:
@@ -147,7 +149,7 @@ class _Builder:
                 raise ExpressionError(
                     f"the operator {type(node.op).__name__} is not allowed; use + - * / **"
                 )
-            left, right = self.build(node.left, d), self.build(node.right, d)
+            left, right = self._value(node.left, d), self._value(node.right, d)
             if isinstance(node.op, ast.Pow):
                 return self._pow(left, right)
             return _BINOPS[type(node.op)](left, right)
@@ -162,15 +164,32 @@ class _Builder:
                 self.build(node.left, d), self.build(node.comparators[0], d)
             )
         if condition and isinstance(node, ast.BoolOp):
-            parts = [self.build(v, d, condition=True) for v in node.values]
+            parts = [self._condition(v, d) for v in node.values]
             return sp.And(*parts) if isinstance(node.op, ast.And) else sp.Or(*parts)
         raise ExpressionError(f"{_describe(node)} not allowed in model expressions")
+
+    def _value(self, node: ast.AST, depth: int) -> sp.Expr:
+        # Outside a condition every node builds an expression: numbers, names (whose values
+        # are expressions), arithmetic and function calls.
+        return cast(sp.Expr, self.build(node, depth))
+
+    def _condition(self, node: ast.AST, depth: int) -> Boolean:
+        out = self.build(node, depth, condition=True)
+        if not isinstance(out, Boolean):
+            raise ExpressionError(
+                f"{out} is not a condition; compare two expressions with < <= > >= == !="
+            )
+        return out
 
     def _constant(self, value, condition: bool) -> sp.Basic:
         if isinstance(value, bool):
             if condition and value is True:
                 return sp.true
             raise ExpressionError(f"the boolean {value} is not allowed here")
+        return self._number(value)
+
+    @staticmethod
+    def _number(value) -> sp.Expr:
         if isinstance(value, int):
             if len(str(abs(value))) > MAX_DIGITS:
                 raise ExpressionError(f"integer literal with more than {MAX_DIGITS} digits")
@@ -197,7 +216,7 @@ class _Builder:
             "in state, [parameters] or [definitions]"
         )
 
-    def _pow(self, base: sp.Basic, exponent: sp.Basic) -> sp.Basic:
+    def _pow(self, base: sp.Expr, exponent: sp.Expr) -> sp.Basic:
         if exponent.is_Number and abs(float(exponent)) > MAX_EXPONENT:
             raise ExpressionError(f"exponent {exponent} is larger than {MAX_EXPONENT} in magnitude")
         if base.is_Number and exponent.is_Number and abs(float(base)) > 1e12:
@@ -223,7 +242,7 @@ class _Builder:
         if not lo <= len(node.args) <= hi:
             expected = str(lo) if lo == hi else f"{lo} to {hi}"
             raise ExpressionError(f"{name}() takes {expected} argument(s), got {len(node.args)}")
-        args = [self.build(a, d) for a in node.args]
+        args = [self._value(a, d) for a in node.args]
         if name in ("gamma", "loggamma") and args[0].is_Number and abs(float(args[0])) > 170:
             raise ExpressionError(f"{name}() of a number larger than 170 is not allowed")
         return FUNCTIONS[name](*args)
@@ -257,7 +276,7 @@ def parse_expression(
     if isinstance(text, bool):
         raise ExpressionError(f"expected an expression, got the boolean {text}")
     if isinstance(text, (int, float)):
-        return _Builder(names, set(later))._constant(text, False)
+        return _Builder._number(text)
     if not isinstance(text, str):
         raise ExpressionError(f"expected an expression as a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:

@@ -14,6 +14,7 @@ import sympy as sp
 
 from .._codegen import AbstractFunctions, Program
 from .._layout import StateLayout
+from .._model import CompiledParts
 
 
 def _grad(expr, xs):
@@ -213,7 +214,7 @@ class StructuredFunctions(AbstractFunctions):
         return out
 
 
-def compile_parts(model):
+def compile_parts(model) -> CompiledParts:
     """`(params, data, layout, functions)` for `CompiledModel`."""
     functions = StructuredFunctions(model)
     params = {k: jnp.asarray(v, dtype=float) for k, v in model.params.items()}
@@ -221,4 +222,4 @@ def compile_parts(model):
         f"edges.{i}": jnp.asarray(r.edges, dtype=jnp.int32)
         for i, r in enumerate(model.interactions)
     }
-    return params, data, functions.layout, functions
+    return CompiledParts(params, data, functions.layout, functions)

@@ -13,7 +13,7 @@ import sympy as sp
 
 from .._checks import CheckOptions
 from .._errors import ModelError
-from .._expressions import as_scalar_expr, closest
+from .._expressions import as_scalar_expr, closest, symbols_in
 from .._model import AbstractModel, CompiledParts, GenericModel
 from .._region import ParameterSpec
 from .._report import ConsistencyReport
@@ -268,7 +268,7 @@ class StructuredModel(AbstractModel):
 
 
 def _known(expr: sp.Expr, allowed: set, where: str, hint: str) -> None:
-    unknown = sorted(s.name for s in expr.free_symbols - allowed)
+    unknown = sorted(s.name for s in symbols_in(expr) - allowed)
     if unknown:
         names = [s.name for s in allowed]
         raise ModelError(

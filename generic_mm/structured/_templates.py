@@ -11,7 +11,7 @@ import numpy as np
 import sympy as sp
 
 from .._errors import ModelError
-from .._expressions import as_scalar_expr, closest
+from .._expressions import as_scalar_expr, closest, symbols_in
 from .._validate import require_finite, violated_assumption
 from ._graph import Grid
 
@@ -127,7 +127,7 @@ class Cells:
         self.entropy = as_scalar_expr(entropy, f"{where} entropy")
         known = set(self.state) | set(self.params)
         for field, expr in (("energy", self.energy), ("entropy", self.entropy)):
-            unknown = sorted(s.name for s in expr.free_symbols - known)
+            unknown = sorted(s.name for s in symbols_in(expr) - known)
             if unknown:
                 raise ModelError(
                     f"{where} {field}: unknown symbol {unknown[0]!r}"
