@@ -15,6 +15,7 @@ import sympy as sp
 
 from ._codegen import unsupported_parts
 from ._errors import ModelError
+from ._validate import finite_number, violated_assumption
 
 
 def closest(name: str, candidates: Iterable[str]) -> str:
@@ -115,30 +116,15 @@ def parse_state(state: Any) -> tuple[sp.Symbol, ...]:
 
 
 def as_param_value(value: Any, where: str) -> float:
-    if isinstance(value, bool) or isinstance(value, str):
-        raise ModelError(f"{where}: expected a real number, got {value!r}.")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ModelError(
-            f"{where}: expected a real number, got {type(value).__name__} {value!r}."
-        ) from None
-    if not math.isfinite(out):
-        raise ModelError(f"{where}: expected a finite number, got {out}.")
-    return out
+    """`value` as a finite float, or `ModelError` naming `where`."""
+    return finite_number(value, where, ModelError)
 
 
 def check_sign(symbol: sp.Symbol, value: float, where: str) -> None:
-    for assumption, ok in (
-        ("positive", value > 0),
-        ("nonnegative", value >= 0),
-        ("negative", value < 0),
-        ("nonpositive", value <= 0),
-    ):
-        if getattr(symbol, f"is_{assumption}") and not ok:
-            raise ModelError(
-                f"{where}: {symbol.name} is declared {assumption} but its value is {value}."
-            )
+    """`ModelError` when `value` breaks a sign assumption of `symbol`."""
+    bad = violated_assumption(symbol, value)
+    if bad is not None:
+        raise ModelError(f"{where}: {symbol.name} is declared {bad[0]} but its value is {value}.")
 
 
 def entry(mat: sp.MatrixBase, i: int, j: int) -> sp.Expr:
