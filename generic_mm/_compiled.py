@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import diffrax
 import equinox as eqx
@@ -196,15 +197,16 @@ def _build(model: AbstractModel, checked: bool) -> CompiledModel:
         name=model.name,
         checked=checked,
         functions=functions,
-        specs=_Specs(model.parameter_specs()),
+        specs=_Specs(model.parameter_specs(), model.state_specs()),
     )
 
 
 class _Specs:
     """The parameter specs of a compiled model: a static field, hashed by identity."""
 
-    def __init__(self, specs: Mapping[str, ParameterSpec]):
+    def __init__(self, specs: Mapping[str, ParameterSpec], states: Mapping[str, Any] = {}):
         self.specs = dict(specs)
+        self.states = dict(states)
 
 
 class GenericTerm(diffrax.AbstractTerm):

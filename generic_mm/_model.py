@@ -78,6 +78,13 @@ class AbstractModel(abc.ABC):
     def parameter_specs(self) -> Mapping[str, ParameterSpec]:
         """Name -> `ParameterSpec` for every parameter."""
 
+    def state_specs(self) -> Mapping[str, tuple[sp.Symbol, tuple[float, float] | None]]:
+        """Variable or field name (as in the state layout) -> `(symbol, declared domain or
+        None)`: `simulate` refuses initial states that break the symbol's sign assumptions
+        (the proofs rely on them) and warns outside a declared domain. A model kind that
+        does not override it gets neither."""
+        return {}
+
     def cached(self, key: Any, build):
         """`build()`, computed once per key for this model."""
         cache = vars(self).setdefault("_cache", {})
@@ -370,6 +377,9 @@ class GenericModel(AbstractModel):
                 for s in self.param_symbols
             },
         )
+
+    def state_specs(self) -> Mapping[str, tuple[sp.Symbol, tuple[float, float] | None]]:
+        return {v.name: (v, self.domain.get(v.name)) for v in self.state}
 
     def region(self) -> Region:
         """Where the sampled checks look (see `generic_mm.check`)."""

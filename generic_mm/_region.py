@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ._errors import InputError
-from ._validate import is_traced, violated_assumption
+from ._validate import SIGN_ASSUMPTIONS, is_traced, violated_assumption
 
 _STATE_LOG_RANGE = (1e-2, 1e2)
 _REAL_CORE = 2.0
@@ -180,6 +180,8 @@ class ParameterSpec:
         if is_traced(value):
             return
         arr = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{where}: contains non-finite values ({value!r}).")
         bad = violated_assumption(self.symbol, arr)
         if bad is not None:
             assumption, entry = bad
@@ -222,6 +224,27 @@ def validate_overrides(
         spec = specs.get(name)
         if spec is not None:
             spec.validate(value, f"{where}[{name!r}]", warn=warn)
+
+
+def any_violation(specs: Mapping[str, ParameterSpec], params: Mapping[str, Any]):
+    """A JAX boolean: does any parameter value break its sign assumptions or declared domain?
+    For traced values (inside `jit`, `grad`, `vmap`), which `validate` cannot inspect: the
+    caller turns it into a run-time error with `equinox.error_if`."""
+    import jax.numpy as jnp
+
+    bad = jnp.asarray(False)
+    for name, value in params.items():
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        v = jnp.asarray(value)
+        for assumption, test in SIGN_ASSUMPTIONS:
+            if getattr(spec.symbol, f"is_{assumption}"):
+                bad = bad | ~jnp.all(test(v))
+        if spec.domain is not None:
+            lo, hi = spec.domain
+            bad = bad | jnp.any((v < lo) | (v > hi))
+    return bad
 
 
 def actual_rows(columns: Sequence[np.ndarray]) -> np.ndarray:

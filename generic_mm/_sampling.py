@@ -88,8 +88,14 @@ class OperatorBlock:
         return Program(self.inputs, self.params, outs)
 
 
+SCALE_WEIGHT = 1e-6
+"""How much the operator's overall scale counts next to an entry's own terms. It only has
+to absorb float-literal residues (`5.55e-17*q`) in entries that are otherwise zero; weighed
+fully, one large entry would let an order-one violation elsewhere pass as round-off."""
+
+
 def _ratio(residual, terms, scale):
-    denom = terms + scale
+    denom = terms + SCALE_WEIGHT * scale
     return np.where(denom > 0, np.abs(residual) / np.where(denom > 0, denom, 1.0), 0.0)
 
 
@@ -208,15 +214,15 @@ class SampledChecks:
             M = np.concatenate([M, f_M])
             finite = np.concatenate([finite, np.isfinite(f_M).all(axis=(1, 2))])
             extra = f" and {f_ys.shape[0]} end points of a search for a negative eigenvalue"
-        lam_min, eigvecs, scale = _eigen(M, finite)
-        ratio = np.where(scale > 0, np.maximum(-lam_min, 0.0), 0.0)[:, None]
-        lam_min = lam_min * scale
+        lam_scaled, _, scale = _eigen(M, finite)
+        ratio = np.where(scale > 0, np.maximum(-lam_scaled, 0.0), 0.0)[:, None]
         names = self.block.input_names
 
         def describe(k, idx):
-            v = eigvecs[k]
+            w, V = np.linalg.eigh(0.5 * (M[k] + M[k].T))  # M itself, unscaled, at the worst point
+            v = V[:, 0]
             vec = ", ".join(f"{n}: {x:.3g}" for n, x in zip(names, v) if abs(x) > 1e-12)
-            return f"friction has the negative eigenvalue {lam_min[k]:.6g} along ({vec})"
+            return f"friction has the negative eigenvalue {w[0]:.6g} along ({vec})"
 
         return self._judge(
             "friction_positive_semidefinite", ratio, describe, extra, finite=finite, points=(ys, ps)
@@ -253,7 +259,7 @@ class SampledChecks:
             res = t1 + jnp.transpose(t1, (2, 0, 1)) + jnp.transpose(t1, (1, 2, 0))
             terms = a1 + jnp.transpose(a1, (2, 0, 1)) + jnp.transpose(a1, (1, 2, 0))
             scale = jnp.max(jnp.abs(L)) * jnp.max(jnp.abs(dL))
-            denom = terms + scale
+            denom = terms + SCALE_WEIGHT * scale
             return jnp.where(denom > 0, jnp.abs(res) / jnp.where(denom > 0, denom, 1.0), 0.0), res
 
         n = self.block.n
@@ -275,13 +281,20 @@ class SampledChecks:
 
 
 def _eigen(M: np.ndarray, finite: np.ndarray):
-    """Per sample: the smallest eigenvalue of the symmetric part of `M / max|M|`, its
-    eigenvector, and `max|M|` (0 where `M` vanishes or is not finite). Scaling first keeps
-    LAPACK away from overflow on huge entries."""
+    r"""Per sample: the smallest eigenvalue of the symmetric part of $D^{-1/2}MD^{-1/2}$, its
+    eigenvector (in the scaled coordinates), and `max|M|` (0 where `M` vanishes or is not
+    finite). $D$ is the diagonal of $|M|$, floored at $10^{-10}\max|M|$: the congruence keeps
+    the sign of every eigenvalue, and each variable is judged on its own scale, so one large
+    entry cannot make an order-one negative eigenvalue elsewhere look like round-off (a
+    zero diagonal entry with a nonzero off-diagonal one shows as negative)."""
     scale = np.where(finite, np.abs(np.where(finite[:, None, None], M, 0.0)).max(axis=(1, 2)), 0.0)
     usable = scale > 0
-    Mn = np.where(usable[:, None, None], M, 0.0) / np.where(usable, scale, 1.0)[:, None, None]
-    eigvals, eigvecs = np.linalg.eigh(0.5 * (Mn + np.swapaxes(Mn, 1, 2)))
+    Mu = np.where(usable[:, None, None], M, 0.0)
+    Ms = 0.5 * (Mu + np.swapaxes(Mu, 1, 2))
+    d = np.maximum(np.abs(np.diagonal(Ms, axis1=1, axis2=2)), 1e-10 * scale[:, None])
+    d = np.where(usable[:, None], d, 1.0)
+    r = 1.0 / np.sqrt(d)
+    eigvals, eigvecs = np.linalg.eigh(Ms * r[:, :, None] * r[:, None, :])
     return eigvals[:, 0], eigvecs[:, :, 0], scale
 
 

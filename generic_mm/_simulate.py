@@ -17,10 +17,10 @@ from ._compiled import CompiledModel, compile as _compile
 from ._errors import InputError, SimulationError
 from ._expressions import closest
 from ._model import AbstractModel
-from ._region import validate_overrides
+from ._region import any_violation, validate_overrides
 from ._sharding import shard_batch
 from ._trajectory import Trajectory
-from ._validate import is_traced, require_finite
+from ._validate import is_traced, require_finite, violated_assumption
 
 
 def _as_compiled(model: Any, check: bool) -> CompiledModel:
@@ -114,7 +114,15 @@ def _parameters(compiled: CompiledModel, params: Any) -> tuple[dict[str, jax.Arr
                 f"params[{name!r}]: not a parameter of {compiled.name!r}"
                 f"{closest(name, values)}; the parameters are {sorted(values)}."
             )
-        a = jnp.asarray(value, dtype=float)
+        try:
+            if np.iscomplexobj(value) or isinstance(value, (str, bytes)):
+                raise TypeError
+            a = jnp.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"params[{name!r}]: expected a real number or a 1-d batch of real numbers, "
+                f"got {value!r}."
+            ) from None
         if a.ndim > 1:
             raise InputError(
                 f"params[{name!r}]: expected a number or a 1-d batch, got shape {a.shape}."
@@ -183,6 +191,14 @@ def _integrate(
     compiled, y0, params, t0, t1, dt0, save, solver, controller, adjoint, *, max_steps, meter, axes
 ):
     def one(y0, params):
+        # Values traced under jit/grad/vmap escaped the validation in `_parameters`.
+        y0 = eqx.error_if(
+            y0,
+            any_violation(compiled.parameter_specs, params),
+            "generic_mm.simulate: a parameter value breaks its sign assumption or declared "
+            "domain (the consistency check does not cover it); run with concrete values for "
+            "the name and value",
+        )
         model = eqx.tree_at(lambda c: c.params, compiled, params)
         saveat = diffrax.SaveAt(subs=[save, diffrax.SubSaveAt(t1=True)])
         sol = diffrax.diffeqsolve(
@@ -368,6 +384,7 @@ def _check_initial_state(compiled: CompiledModel, y0, params, batch) -> None:
         p_axes = {k: (0 if jnp.ndim(v) == 1 else None) for k, v in params.items()}
         axes = (0 if jnp.ndim(y0) == 2 else None, p_axes)
     values = _initial_values(compiled, y0, params, axes)
+    _check_state_assumptions(compiled, y0)
     labels = ("E", "S", "the entropy production", "the rates dx/dt")
     for label, value in zip(labels, values):
         bad = ~np.isfinite(np.asarray(value))
@@ -383,6 +400,25 @@ def _check_initial_state(compiled: CompiledModel, y0, params, batch) -> None:
             f"({compiled.layout.describe(y_bad)}): the state or a parameter lies outside "
             "where the model is defined (e.g. a negative temperature or volume)."
         )
+
+
+def _check_state_assumptions(compiled: CompiledModel, y0) -> None:
+    """Initial values must honour the state symbols' sign assumptions (the proofs rely on
+    them); outside a declared domain (where the check sampled) they draw a warning."""
+    for name, (symbol, domain) in compiled.specs.states.items():
+        values = np.asarray(compiled.layout.select(np.asarray(y0), name))
+        bad = violated_assumption(symbol, values)
+        if bad is not None:
+            raise InputError(
+                f"y0[{name!r}]: {name} is declared {bad[0]} but got {bad[1]:g}; the consistency "
+                "check (and its proofs) assume it. Start from a state where it holds."
+            )
+        if domain is not None and np.any((values < domain[0]) | (values > domain[1])):
+            warnings.warn(
+                f"y0[{name!r}]: starts outside [{domain[0]:g}, {domain[1]:g}], the declared "
+                "domain over which the model was checked.",
+                stacklevel=3,
+            )
 
 
 def _as_time(value: Any, where: str) -> float:

@@ -318,3 +318,50 @@ def test_conjugates_taken_positive_by_the_templates_are_verified_on_the_assemble
     # where state and parameters keep T0 exp(s/C) >= 0.9 > 0.8 >= 2 lam it holds
     good = chain(0.2, domain={sc: (0.0, 2.0), T0_: (0.9, 1.1)}, lam_domain={lam: (0.1, 0.4)})
     assert gm.check(good).ok
+
+
+def test_one_large_entry_cannot_hide_a_violation_elsewhere():
+    x, y, z = sp.symbols("x y z", real=True)
+    big = sp.Integer(10**9)
+    indefinite = gm.GenericModel(
+        [x, y, z], z, x**2 / 2 + y**2 / 2, None, sp.Matrix([[big, 0, 0], [0, -1, 0], [0, 0, 0]])
+    )
+    result = psd(indefinite)
+    assert not result.passed and "negative eigenvalue -1 along (y: 1)" in result.message
+    not_antisymmetric = gm.GenericModel(
+        [x, y, z],
+        (x**2 + y**2 + z**2) / 2,
+        0 * x,
+        sp.Matrix([[0, big, 0], [-big, 0, 1], [0, 0, 0]]),
+        None,
+    )
+    assert [r.name for r in gm.check(not_antisymmetric).failed] == ["poisson_antisymmetric"]
+
+
+def test_traced_parameter_overrides_that_break_assumptions_fail_at_run_time():
+    import jax
+    import jax.numpy as jnp
+
+    model = oscillator()
+    y0 = {"q": 1.0, "p": 0.0, "s": 0.0}
+
+    def final_entropy(g):
+        return gm.simulate(model, y0, 1.0, params={"gamma": g}, saveat=2).entropy[-1]
+
+    assert float(jax.jit(final_entropy)(0.1)) > 0
+    with pytest.raises(Exception, match="breaks its sign assumption or declared domain"):
+        jax.jit(final_entropy)(-0.1)
+    with pytest.raises(Exception, match="breaks its sign assumption or declared domain"):
+        jax.vmap(final_entropy)(jnp.array([0.1, -0.1]))
+    with pytest.raises(gm.InputError, match=r"params\['gamma'\]: expected a real number"):
+        gm.simulate(model, y0, 1.0, params={"gamma": 1j})
+
+
+def test_initial_states_must_honour_the_state_assumptions():
+    xp, y = sp.Symbol("xp", positive=True), sp.Symbol("y", real=True)
+    model = gm.GenericModel([xp, y], xp + y, y, None, xp * sp.Matrix([[1, -1], [-1, 1]]))
+    assert gm.check(model).ok  # proved from xp > 0
+    with pytest.raises(gm.InputError, match=r"y0\['xp'\]: xp is declared positive but got -1"):
+        gm.simulate(model, {"xp": -1.0, "y": 0.0}, 1.0)
+    with pytest.warns(UserWarning, match="starts outside"):
+        gm.simulate(oscillator(domain={"s": (-1.0, 1.0)}), {"q": 1.0, "p": 0.0, "s": 3.0}, 0.1)

@@ -9,6 +9,7 @@ import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 import optimistix as optx
 from diffrax import RESULTS, LocalLinearInterpolation
 
@@ -259,7 +260,12 @@ class DiscreteGradient(diffrax.AbstractImplicitSolver):
 def _tolerances(finder) -> tuple[float, float]:
     """The `(rtol, atol)` a root finder converges to; the step's acceptance test uses them."""
     rtol, atol = getattr(finder, "rtol", None), getattr(finder, "atol", None)
-    if not (isinstance(rtol, (int, float)) and isinstance(atol, (int, float))):
+    try:  # numbers, or 0-d arrays
+        rtol, atol = float(np.asarray(rtol)), float(np.asarray(atol))
+        usable = np.isfinite(rtol) and np.isfinite(atol)
+    except (TypeError, ValueError):
+        usable = False
+    if not usable:
         raise InputError(
             f"DiscreteGradient: the root finder {type(finder).__name__} has no numeric rtol and "
             "atol, which the step's acceptance test uses; give one such as "

@@ -229,6 +229,17 @@ class StructuredModel(AbstractModel):
 
         return check_templates(self, options)
 
+    def state_specs(self) -> Mapping[str, tuple[sp.Symbol, tuple[float, float] | None]]:
+        counts: dict[str, int] = {}
+        for c in self.cells:
+            for v in c.state:
+                counts[v.name] = counts.get(v.name, 0) + 1
+        return {
+            (v.name if counts[v.name] == 1 else f"{c.name}.{v.name}"): (v, c.domain.get(v.name))
+            for c in self.cells
+            for v in c.state
+        }
+
     def parameter_specs(self) -> Mapping[str, ParameterSpec]:
         """Name -> `ParameterSpec` (symbol with its assumptions, the per-cell or per-edge
         values, the declared domain or `None`) for every cell and interaction parameter."""
