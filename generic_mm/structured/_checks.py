@@ -13,7 +13,8 @@ $M = \\sum_e P_e^T M_e P_e$:
   when $\\partial e/\\partial x$ is, e.g. a temperature), for which the block must hold
   identically;
   the positivity of such a free conjugate is an assumption, which is then verified on the
-  assembled model (the true conjugates at sampled full states);
+  assembled model (the true conjugates at sampled full states), and the free conjugates are
+  sampled over the range those true conjugates take (widened by a factor 2);
 - Jacobi holds when every Poisson block is constant, and for a state-dependent block on
   one cell (a site term) when it holds for that block and no other Poisson block touches
   that kind of cell (a direct sum of Poisson structures). Otherwise it is not established
@@ -68,7 +69,21 @@ def _param_axes_and_rows(model, r) -> tuple[tuple[Axis, ...], np.ndarray]:
     return tuple(axes), actual_rows(columns)
 
 
-def _state_axes(model, r, free: tuple[sp.Symbol, ...]) -> tuple[Axis, ...]:
+def _conjugate_axis(c: sp.Symbol, declared, observed) -> Axis:
+    """Where a free conjugate is sampled: its declared domain, else (widened by a factor 2)
+    the range the true conjugates of the assembled model took at sampled full states, else
+    the default axis of its symbol."""
+    if declared is not None or observed is None:
+        return state_axis(c, declared)
+    lo, hi = observed
+    if c.is_positive:
+        lo, hi = lo / 2, hi * 2
+        return Axis(c.name, lo, hi, "log" if hi / lo > 20 else "uniform", False)
+    pad = 0.5 * (hi - lo) + 1e-3 * max(abs(lo), abs(hi), 1.0)
+    return Axis(c.name, lo - pad, hi + pad, "uniform", False)
+
+
+def _state_axes(model, r, free, ranges) -> tuple[Axis, ...]:
     axes = []
     for side, k in zip(r.sides, r.kinds):
         cells = model.cells[k]
@@ -76,11 +91,11 @@ def _state_axes(model, r, free: tuple[sp.Symbol, ...]) -> tuple[Axis, ...]:
             sym = side._vars[v.name]
             domain = cells.domain.get(v.name, r.domain.get(sym.name))
             axes.append(state_axis(sym, domain))
-    axes.extend(state_axis(c, r.domain.get(c.name)) for c in free)
+    axes.extend(_conjugate_axis(c, r.domain.get(c.name), ranges.get(key)) for c, key in free)
     return tuple(axes)
 
 
-def _block(model, r, shared) -> tuple[OperatorBlock, Region]:
+def _block(model, r, shared, ranges) -> tuple[OperatorBlock, Region]:
     """One interaction's blocks as an operator block over its local state and free
     conjugates, and the region to sample them in."""
     K = len(r.local_state)
@@ -94,7 +109,7 @@ def _block(model, r, shared) -> tuple[OperatorBlock, Region]:
         for v in side._cells.state:
             c = side.dE(v.name)
             if (k, v.name) in shared:
-                free.append(c)
+                free.append((c, (k, v.name)))
             else:
                 conj_sub[c] = sp.diff(cells.energy, v).xreplace(to_side)
             gS.append(sp.diff(cells.entropy, v).xreplace(to_side))
@@ -104,7 +119,7 @@ def _block(model, r, shared) -> tuple[OperatorBlock, Region]:
     grad_e = sp.ImmutableMatrix([c.xreplace(conj_sub) for c in r.conjugates])
     block = OperatorBlock(
         r.name,
-        (*r.local_state, *free),
+        (*r.local_state, *(c for c, _ in free)),
         r.param_symbols,
         sp.ImmutableMatrix(L),
         sp.ImmutableMatrix(M),
@@ -112,7 +127,7 @@ def _block(model, r, shared) -> tuple[OperatorBlock, Region]:
         sp.ImmutableMatrix(gS),
     )
     p_axes, rows = _param_axes_and_rows(model, r)
-    return block, Region(_state_axes(model, r, tuple(free)), p_axes, rows)
+    return block, Region(_state_axes(model, r, free, ranges), p_axes, rows)
 
 
 def _site_jacobi(model, r, options: CheckOptions) -> CheckResult:
@@ -130,7 +145,7 @@ def _site_jacobi(model, r, options: CheckOptions) -> CheckResult:
         sp.ImmutableMatrix.zeros(K, 1),
     )
     p_axes, rows = _param_axes_and_rows(model, r)
-    region = Region(_state_axes(model, r, ()), p_axes, rows)
+    region = Region(_state_axes(model, r, (), {}), p_axes, rows)
     return check_block(block, region, options, ("jacobi_identity",))["jacobi_identity"]
 
 
@@ -209,10 +224,11 @@ def _assumed_positive(model, shared) -> list[tuple[int, str]]:
     return out
 
 
-def _verify_conjugates(model, assumed, options: CheckOptions) -> CheckResult | None:
-    r"""Evaluate the true conjugates $\partial E/\partial x$ of the assembled model at sampled
-    full states (every cell's variables over their region, scalar parameters over theirs)
-    and return a failure where one that the templates took as positive is not."""
+def _sample_conjugates(model, shared, options: CheckOptions):
+    r"""The true conjugates $\partial E/\partial x$ of the shared variables, evaluated on the
+    assembled model at sampled full states (every cell's variables over their region, scalar
+    parameters over theirs): `{(kind, name): (samples, cells) array}`, with the states and
+    parameter values, for `_verify_conjugates` and the conjugates' sampling ranges."""
     import jax
     import jax.numpy as jnp
 
@@ -226,7 +242,7 @@ def _verify_conjugates(model, assumed, options: CheckOptions) -> CheckResult | N
             for v in cells.state
         ]
         parts.append(np.stack(cols, -1).reshape(samples, -1))
-    ys = jnp.asarray(np.concatenate(parts, axis=1))
+    ys = np.concatenate(parts, axis=1)
     specs = model.parameter_specs()
     p_batch = {
         name: jnp.asarray(spec.axis.sample(rng, samples))
@@ -234,15 +250,42 @@ def _verify_conjugates(model, assumed, options: CheckOptions) -> CheckResult | N
         if spec.values.ndim == 0
     }
     fixed = {name: v for name, v in params.items() if name not in p_batch}
-    grad_energy = jax.jit(jax.vmap(lambda y, pb: functions.gradients(y, {**fixed, **pb}, data)[0]))(
-        ys, p_batch
+    gE = np.asarray(
+        jax.jit(jax.vmap(lambda y, pb: functions.gradients(y, {**fixed, **pb}, data)[0]))(
+            jnp.asarray(ys), p_batch
+        )
     )
-    gE = np.asarray(grad_energy)
-    for k, name in assumed:
+    conjugates = {}
+    for k, name in shared:
         block = layout.blocks[k]
         width = len(block.variables)
         values = gE[:, block.offset : block.offset + block.size].reshape(samples, -1, width)
-        conj = values[..., block.variables.index(name)]
+        conjugates[k, name] = values[..., block.variables.index(name)]
+    return conjugates, ys, p_batch
+
+
+def _ranges(model, conjugates) -> dict:
+    """`(kind, name) -> (lo, hi)` of the finite true conjugates (positive ones only, for a
+    conjugate whose symbol is positive)."""
+    out = {}
+    for (k, name), values in conjugates.items():
+        values = values[np.isfinite(values)]
+        var = next(v for v in model.cells[k].state if v.name == name)
+        if sp.diff(model.cells[k].energy, var).is_positive:
+            values = values[values > 0]
+        if values.size:
+            out[k, name] = (float(values.min()), float(values.max()))
+    return out
+
+
+def _verify_conjugates(model, assumed, sampled) -> CheckResult | None:
+    """A failure where a conjugate that the templates took as positive is not."""
+    conjugates, ys, p_batch = sampled
+    layout = model.cached("conjugate-parts", model.compile_parts).layout
+    for k, name in assumed:
+        block = layout.blocks[k]
+        width = len(block.variables)
+        conj = conjugates[k, name]
         bad = np.isfinite(conj) & (conj <= 0)
         if not bad.any():
             continue
@@ -269,16 +312,18 @@ def _verify_conjugates(model, assumed, options: CheckOptions) -> CheckResult | N
 def check_templates(model, options: CheckOptions) -> ConsistencyReport:
     """The `ConsistencyReport` of a `StructuredModel`, from its templates."""
     shared = _shared(model)
+    sampled = _sample_conjugates(model, sorted(shared), options) if shared else ({}, None, {})
+    ranges = _ranges(model, sampled[0])
     per_block: dict[str, dict[str, CheckResult]] = {}
     region_lines: list[str] = []
     defaulted: list[str] = []
     for r in model.interactions:
-        block, region = _block(model, r, shared)
+        block, region = _block(model, r, shared, ranges)
         per_block[r.name] = check_block(block, region, options, _BLOCK_CONDITIONS)
         region_lines.extend(f"{r.name}: {line}" for line in region.describe())
         defaulted.extend(f"{r.name}: {name}" for name in region.defaulted)
     assumed = _assumed_positive(model, shared)
-    broken = _verify_conjugates(model, assumed, options) if assumed else None
+    broken = _verify_conjugates(model, assumed, sampled) if assumed else None
     results = []
     for name in CONDITIONS:
         if name == "jacobi_identity":
