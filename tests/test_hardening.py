@@ -365,3 +365,40 @@ def test_initial_states_must_honour_the_state_assumptions():
         gm.simulate(model, {"xp": -1.0, "y": 0.0}, 1.0)
     with pytest.warns(UserWarning, match="starts outside"):
         gm.simulate(oscillator(domain={"s": (-1.0, 1.0)}), {"q": 1.0, "p": 0.0, "s": 3.0}, 0.1)
+
+
+def test_free_conjugates_are_sampled_where_the_assembled_model_takes_them():
+    # A conductance kappa (300 - Ta - Tb) turns negative above T = 150, which cells reach
+    # (T = exp(s) up to e^10) but the default box for a positive conjugate (up to 100) does
+    # not: the conjugates are sampled over the range the assembled model's temperatures take.
+    from generic_mm.structured import entropic_exchange
+
+    sc = sp.Symbol("s", real=True)
+    C, T0_, lam, kappa = sp.symbols("C T0 lam kappa", positive=True)
+
+    def model(top):
+        cells = Cells(
+            "cell",
+            [sc],
+            C * T0_ * sp.exp(sc / C),
+            sc,
+            shape=Grid(8),
+            params={C: 1.0, T0_: 1.0},
+            domain={sc: (0.0, top), C: (0.5, 2.0), T0_: (0.5, 2.0)},
+        )
+        bond = Interaction(
+            "bond",
+            ("cell", "cell"),
+            Grid(8).edges,
+            energy=lambda a, b: lam * (a.s - b.s) ** 2 / 2,
+            friction=lambda a, b: entropic_exchange(
+                kappa * (300 - a.dE("s") - b.dE("s")), a.dE("s"), b.dE("s")
+            ),
+            params={kappa: 1.0, lam: 0.01},
+            domain={lam: (0.001, 0.01)},
+        )
+        return StructuredModel(cells, [bond])
+
+    assert not psd(model(10.0)).passed
+    # with s <= 1.5 every temperature stays below T0 exp(s/C) <= 2 e^3 ~ 40: it holds
+    assert psd(model(1.5)).passed
