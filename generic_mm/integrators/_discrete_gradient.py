@@ -259,11 +259,12 @@ class DiscreteGradient(diffrax.AbstractImplicitSolver):
 
 def _tolerances(finder) -> tuple[float, float]:
     """The `(rtol, atol)` a root finder converges to; the step's acceptance test uses them."""
-    rtol, atol = getattr(finder, "rtol", None), getattr(finder, "atol", None)
+    raw = (getattr(finder, "rtol", None), getattr(finder, "atol", None))
     try:  # numbers, or 0-d arrays
-        rtol, atol = float(np.asarray(rtol)), float(np.asarray(atol))
-        usable = np.isfinite(rtol) and np.isfinite(atol)
+        rtol, atol = (float(np.asarray(v, dtype=float)) for v in raw)
+        usable = bool(np.isfinite(rtol) and np.isfinite(atol))
     except (TypeError, ValueError):
+        rtol = atol = 0.0
         usable = False
     if not usable:
         raise InputError(
