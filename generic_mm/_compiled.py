@@ -202,9 +202,10 @@ def _build(model: AbstractModel, checked: bool) -> CompiledModel:
 
 
 class _Specs:
-    """The parameter specs of a compiled model: a static field, hashed by identity."""
+    """The parameter and state specs of a compiled model: a static field, hashed by
+    identity."""
 
-    def __init__(self, specs: Mapping[str, ParameterSpec], states: Mapping[str, Any] = {}):
+    def __init__(self, specs: Mapping[str, ParameterSpec], states: Mapping[str, Any]):
         self.specs = dict(specs)
         self.states = dict(states)
 
