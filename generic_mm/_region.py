@@ -201,9 +201,10 @@ class ParameterSpec:
                 )
             return
         axis = self.axis
-        if warn and np.any((arr < axis.lo) | (arr > axis.hi)):
+        outside = ((arr < axis.lo) | (arr > axis.hi)).reshape(-1)
+        if warn and outside.any():
             warnings.warn(
-                f"{where}: {self.name} = {arr.reshape(-1)[0]:g}... lies outside "
+                f"{where}: {self.name} = {arr.reshape(-1)[np.argmax(outside)]:g} lies outside "
                 f"[{axis.lo:.3g}, {axis.hi:.3g}], the default region the consistency check "
                 f"sampled (no domain declared for {self.name}); declare a domain for it and "
                 "check again to cover the values you run.",
