@@ -214,8 +214,8 @@ class SampledChecks:
             M = np.concatenate([M, f_M])
             finite = np.concatenate([finite, np.isfinite(f_M).all(axis=(1, 2))])
             extra = f" and {f_ys.shape[0]} end points of a search for a negative eigenvalue"
-        lam_scaled, _, scale = _eigen(M, finite)
-        ratio = np.where(scale > 0, np.maximum(-lam_scaled, 0.0), 0.0)[:, None]
+            lam, _, scale = _eigen(M, finite)  # the samples and the end points together
+        ratio = np.where(scale > 0, np.maximum(-lam, 0.0), 0.0)[:, None]
         names = self.block.input_names
 
         def describe(k, idx):

@@ -20,7 +20,7 @@ from ._model import AbstractModel
 from ._region import any_violation, validate_overrides
 from ._sharding import shard_batch
 from ._trajectory import Trajectory
-from ._validate import is_traced, require_finite, violated_assumption
+from ._validate import is_traced, real_array, require_finite, violated_assumption
 
 
 def _as_compiled(model: Any, check: bool) -> CompiledModel:
@@ -84,13 +84,13 @@ def _initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | N
             return jnp.stack(arrays), None
         (b,) = sizes
         return jnp.stack([jnp.broadcast_to(a, (b,)) for a in arrays], axis=-1), b
-    try:
-        arr = jnp.asarray(y0, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"y0: expected a dict name -> value or an array of shape (n,) or (B, n) with n={n}, "
-            f"got {type(y0).__name__}."
-        ) from None
+    arr = jnp.asarray(
+        real_array(
+            y0,
+            "y0",
+            expected=f"a dict name -> value or an array of shape (n,) or (B, n) with n={n}",
+        )
+    )
     if arr.ndim not in (1, 2) or arr.shape[-1] != n:
         what = list(names) if compiled.layout.is_flat else f"fields {list(names)}"
         raise InputError(
@@ -114,15 +114,11 @@ def _parameters(compiled: CompiledModel, params: Any) -> tuple[dict[str, jax.Arr
                 f"params[{name!r}]: not a parameter of {compiled.name!r}"
                 f"{closest(name, values)}; the parameters are {sorted(values)}."
             )
-        try:
-            if np.iscomplexobj(value) or isinstance(value, (str, bytes)):
-                raise TypeError
-            a = jnp.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"params[{name!r}]: expected a real number or a 1-d batch of real numbers, "
-                f"got {value!r}."
-            ) from None
+        a = jnp.asarray(
+            real_array(
+                value, f"params[{name!r}]", expected="a real number or a 1-d batch of real numbers"
+            )
+        )
         if a.ndim > 1:
             raise InputError(
                 f"params[{name!r}]: expected a number or a 1-d batch, got shape {a.shape}."

@@ -30,6 +30,21 @@ def require_finite(value: Any, where: str, error: type[Exception] = InputError) 
         raise error(f"{where}: contains non-finite values ({value!r}).")
 
 
+def real_array(value: Any, where: str, error: type[Exception] = InputError, *, expected: str):
+    """`value` as a float64 array (a NumPy array, or a JAX array when traced); strings and
+    complex numbers are refused with `error`: "{where}: expected {expected}, got ..."."""
+    try:
+        if isinstance(value, (str, bytes)) or np.iscomplexobj(value):
+            raise TypeError
+        if is_traced(value):
+            return jax.numpy.asarray(value, dtype=float)
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise error(
+            f"{where}: expected {expected}, got {type(value).__name__} {value!r}."
+        ) from None
+
+
 def finite_number(value: Any, where: str, error: type[Exception] = InputError) -> float:
     """`value` as a finite float (booleans and strings refused)."""
     if isinstance(value, (bool, str)):

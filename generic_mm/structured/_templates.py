@@ -12,7 +12,7 @@ import sympy as sp
 
 from .._errors import ModelError
 from .._expressions import as_scalar_expr, closest, symbols_in
-from .._validate import require_finite, violated_assumption
+from .._validate import real_array, require_finite, violated_assumption
 from ._graph import Grid
 
 
@@ -31,13 +31,14 @@ def _values(params: Mapping | None, size: int, shape: tuple[int, ...], where: st
         sym = _symbol(key, f"{where} params")
         if sym in out:
             raise ModelError(f"{where} params: {sym.name!r} is given twice.")
-        try:
-            arr = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            raise ModelError(
-                f"{where} params[{sym.name!r}]: expected a number or an array of numbers, got "
-                f"{type(value).__name__}."
-            ) from None
+        arr = np.asarray(
+            real_array(
+                value,
+                f"{where} params[{sym.name!r}]",
+                ModelError,
+                expected="a number or an array of numbers",
+            )
+        )
         if arr.shape not in ((), (size,), shape):
             raise ModelError(
                 f"{where} params[{sym.name!r}]: expected a number or an array of shape "
