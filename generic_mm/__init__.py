@@ -25,7 +25,11 @@ from ._errors import (
     SimulationError as SimulationError,
     SolverError as SolverError,
 )
-from ._model import AbstractModel as AbstractModel, GenericModel as GenericModel
+from ._model import (
+    AbstractModel as AbstractModel,
+    GenericModel as GenericModel,
+    SourceForm as SourceForm,
+)
 from ._region import ParameterSpec as ParameterSpec
 from ._report import (
     CONDITIONS as CONDITIONS,
@@ -33,7 +37,11 @@ from ._report import (
     ConsistencyReport as ConsistencyReport,
 )
 from ._simulate import simulate as simulate
-from ._trajectory import Trajectory as Trajectory
+from ._trajectory import (
+    Conjugates as Conjugates,
+    Trajectory as Trajectory,
+    load_trajectory as load_trajectory,
+)
 from .integrators import DiscreteGradient as DiscreteGradient
 from .io import load_model as load_model, save_model as save_model
 

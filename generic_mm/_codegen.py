@@ -284,7 +284,7 @@ class AbstractFunctions(abc.ABC):
         """`L grad E + M grad S`."""
 
     @abc.abstractmethod
-    def observables(self, y, p, data) -> tuple[jax.Array, jax.Array, jax.Array]:
+    def thermodynamics(self, y, p, data) -> tuple[jax.Array, jax.Array, jax.Array]:
         """`(E, S, grad S . M grad S)`."""
 
     @abc.abstractmethod
@@ -298,6 +298,40 @@ class AbstractFunctions(abc.ABC):
     @abc.abstractmethod
     def apply(self, y, p, data, v_poisson, v_friction) -> tuple[jax.Array, jax.Array]:
         """`(L(y) v_poisson, M(y) v_friction)`: the operators as matrix-free products."""
+
+    @property
+    def observable_names(self) -> tuple[str, ...]:
+        """The names of the model's observables (named derived quantities)."""
+        return ()
+
+    @property
+    def process_names(self) -> tuple[str, ...]:
+        """The names of the dissipative processes whose entropy production is reported."""
+        return ("friction",)
+
+    def observables(self, y, p, data) -> dict[str, jax.Array]:
+        """Name -> value of every observable (a field's shape for per-cell observables)."""
+        return {}
+
+    def production_by_process(self, y, p, data) -> dict[str, jax.Array]:
+        """Process name -> `grad S . M_k grad S`; the values sum to the entropy production."""
+        return {"friction": self.thermodynamics(y, p, data)[2]}
+
+    def record(self, y, p, data) -> dict[str, Any]:
+        """Everything a trajectory saves at one state: `energy`, `entropy`,
+        `entropy_production`, `processes` (dict), `observables` (dict), `grad_energy`,
+        `grad_entropy`. Kinds of model may compute it in one pass."""
+        E, S, sigma = self.thermodynamics(y, p, data)
+        gE, gS = self.gradients(y, p, data)
+        return {
+            "energy": E,
+            "entropy": S,
+            "entropy_production": sigma,
+            "processes": self.production_by_process(y, p, data),
+            "observables": self.observables(y, p, data),
+            "grad_energy": gE,
+            "grad_entropy": gS,
+        }
 
     def fields(self, y, p, data) -> dict[str, dict[str, jax.Array]]:
         """Energy, entropy and entropy production per cell (structured models only)."""
@@ -319,17 +353,35 @@ class ModelFunctions(AbstractFunctions):
         self._names = tuple(model.param_names)
 
     def program(self, key: str) -> Program:
-        """The program `key`: `rates`, `observables`, `gradients` or `operators`."""
+        """The program `key`: `rates`, `thermodynamics`, `gradients`, `operators` or
+        `record` (E, S, production, production per process, observables, grad E, grad S)."""
         if key not in self._programs:
             m = self._model
             outputs = {
                 "rates": lambda: [m.rates],
-                "observables": lambda: [m.energy, m.entropy, m.entropy_production],
+                "thermodynamics": lambda: [m.energy, m.entropy, m.entropy_production],
                 "gradients": lambda: [m.grad_energy, m.grad_entropy],
                 "operators": lambda: [m.poisson, m.friction, m.grad_energy, m.grad_entropy],
+                "record": lambda: [
+                    m.energy,
+                    m.entropy,
+                    m.entropy_production,
+                    *m.entropy_production_by_process.values(),
+                    *m.observables.values(),
+                    m.grad_energy,
+                    m.grad_entropy,
+                ],
             }[key]()
             self._programs[key] = Program(m.state, m.param_symbols, outputs)
         return self._programs[key]
+
+    @property
+    def observable_names(self) -> tuple[str, ...]:
+        return tuple(self._model.observables)
+
+    @property
+    def process_names(self) -> tuple[str, ...]:
+        return tuple(self._model.processes)
 
     def _vector(self, p) -> jax.Array:
         if not self._names:
@@ -339,8 +391,28 @@ class ModelFunctions(AbstractFunctions):
     def rates(self, y, p, data):
         return self.program("rates")(y, self._vector(p))[0]
 
+    def thermodynamics(self, y, p, data):
+        return self.program("thermodynamics")(y, self._vector(p))
+
+    def record(self, y, p, data):
+        out = self.program("record")(y, self._vector(p))
+        k, m = len(self.process_names), len(self.observable_names)
+        E, S, sigma = out[:3]
+        return {
+            "energy": E,
+            "entropy": S,
+            "entropy_production": sigma,
+            "processes": dict(zip(self.process_names, out[3 : 3 + k])),
+            "observables": dict(zip(self.observable_names, out[3 + k : 3 + k + m])),
+            "grad_energy": out[-2].reshape(-1),
+            "grad_entropy": out[-1].reshape(-1),
+        }
+
     def observables(self, y, p, data):
-        return self.program("observables")(y, self._vector(p))
+        return self.record(y, p, data)["observables"]
+
+    def production_by_process(self, y, p, data):
+        return self.record(y, p, data)["processes"]
 
     def gradients(self, y, p, data):
         return self.program("gradients")(y, self._vector(p))

@@ -85,19 +85,49 @@ class CompiledModel(eqx.Module):
 
     def energy(self, y: StateLike) -> Scalar:
         """$E(x)$."""
-        return self.functions.observables(y, self._p(), self.data)[0]
+        return self.functions.thermodynamics(y, self._p(), self.data)[0]
 
     def entropy(self, y: StateLike) -> Scalar:
         """$S(x)$."""
-        return self.functions.observables(y, self._p(), self.data)[1]
+        return self.functions.thermodynamics(y, self._p(), self.data)[1]
 
     def entropy_production(self, y: StateLike) -> Scalar:
         r"""$\nabla S\cdot M\nabla S \ge 0$, the rate of entropy production."""
-        return self.functions.observables(y, self._p(), self.data)[2]
+        return self.functions.thermodynamics(y, self._p(), self.data)[2]
 
-    def observables(self, y: StateLike) -> tuple[Scalar, Scalar, Scalar]:
+    def thermodynamics(self, y: StateLike) -> tuple[Scalar, Scalar, Scalar]:
         """`(E, S, entropy production)` at `y`, evaluated together (shared subexpressions)."""
+        return self.functions.thermodynamics(y, self._p(), self.data)
+
+    def observables(self, y: StateLike) -> dict[str, Array]:
+        """The model's observables at `y`: name -> value (for per-cell observables of a
+        structured model, a field of the cell kind's shape)."""
         return self.functions.observables(y, self._p(), self.data)
+
+    def production_by_process(self, y: StateLike) -> dict[str, Scalar]:
+        r"""Process name -> $\nabla S\cdot M_k\nabla S$; the values sum to
+        `entropy_production(y)`."""
+        return self.functions.production_by_process(y, self._p(), self.data)
+
+    def record(self, y: StateLike) -> dict[str, Any]:
+        """Everything a trajectory saves at `y` (E, S, production total and per process,
+        observables, grad E, grad S), evaluated in one pass."""
+        return self.functions.record(y, self._p(), self.data)
+
+    @property
+    def observable_names(self) -> tuple[str, ...]:
+        """The names of the observables."""
+        return self.functions.observable_names
+
+    @property
+    def process_names(self) -> tuple[str, ...]:
+        """The names of the dissipative processes."""
+        return self.functions.process_names
+
+    @property
+    def units(self) -> dict[str, str]:
+        """Name -> unit, as the model declares them."""
+        return dict(self.specs.units)
 
     def gradients(self, y: StateLike) -> tuple[State, State]:
         r"""`(grad E, grad S)` at `y`, evaluated together."""
@@ -197,7 +227,7 @@ def _build(model: AbstractModel, checked: bool) -> CompiledModel:
         name=model.name,
         checked=checked,
         functions=functions,
-        specs=_Specs(model.parameter_specs(), model.state_specs()),
+        specs=_Specs(model.parameter_specs(), model.state_specs(), model.units),
     )
 
 
@@ -205,9 +235,15 @@ class _Specs:
     """The parameter and state specs of a compiled model: a static field, hashed by
     identity."""
 
-    def __init__(self, specs: Mapping[str, ParameterSpec], states: Mapping[str, Any]):
+    def __init__(
+        self,
+        specs: Mapping[str, ParameterSpec],
+        states: Mapping[str, Any],
+        units: Mapping[str, str],
+    ):
         self.specs = dict(specs)
         self.states = dict(states)
+        self.units = dict(units)
 
 
 class GenericTerm(diffrax.AbstractTerm):

@@ -6,14 +6,14 @@ import abc
 import math
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, TypeAlias, TypeVar
+from typing import Any, NamedTuple, TypeAlias, TypeVar, cast
 
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from ._checks import CheckOptions, check_block
-from ._codegen import model_functions
+from ._checks import CheckOptions, check_parts
+from ._codegen import model_functions, unsupported_parts
 from ._errors import ModelError
 from ._expressions import (
     as_matrix,
@@ -21,6 +21,7 @@ from ._expressions import (
     as_scalar_expr,
     check_sign,
     closest,
+    entry,
     gradient,
     matvec,
     parse_state,
@@ -32,6 +33,7 @@ from ._report import CONDITIONS, ConsistencyReport
 from ._sampling import OperatorBlock
 
 _MATRIX_FIELDS = ("poisson", "friction")
+_DEFAULT_NAMES = {"poisson": "poisson", "friction": "friction"}
 
 _V = TypeVar("_V")
 SymbolMapping: TypeAlias = Mapping[sp.Symbol, _V] | Mapping[str, _V] | Mapping[sp.Symbol | str, _V]
@@ -46,6 +48,19 @@ class CompiledParts(NamedTuple):
     data: dict[str, Any]
     layout: StateLayout
     functions: Any
+
+
+class SourceForm(NamedTuple):
+    """A model's expressions as written: definitions unexpanded (what `generic-mm show` prints
+    and `save_model` writes). `poisson` and `friction` map each coupling / process name to
+    its operator (an unnamed operator under the name `poisson` / `friction`)."""
+
+    definitions: dict[str, sp.Expr]
+    energy: sp.Expr
+    entropy: sp.Expr
+    poisson: dict[str, sp.ImmutableMatrix]
+    friction: dict[str, sp.ImmutableMatrix]
+    observables: dict[str, sp.Expr]
 
 
 class AbstractModel(abc.ABC):
@@ -65,6 +80,8 @@ class AbstractModel(abc.ABC):
     """
 
     name: str
+    units: Mapping[str, str] = types.MappingProxyType({})
+    """Name (state variable or field, parameter, observable) -> unit, as declared."""
 
     @abc.abstractmethod
     def compile_parts(self) -> CompiledParts:
@@ -155,6 +172,9 @@ class GenericModel(AbstractModel):
         description: str | None = None,
         initial_state: SymbolMapping[float] | None = None,
         simulation: Mapping[str, Any] | None = None,
+        definitions: SymbolMapping[Any] | None = None,
+        observables: SymbolMapping[Any] | None = None,
+        units: SymbolMapping[str] | None = None,
     ):
         if name is not None and not isinstance(name, str):
             raise ModelError(f"name: expected a string, got {type(name).__name__}.")
@@ -162,16 +182,48 @@ class GenericModel(AbstractModel):
         self.state: tuple[sp.Symbol, ...] = parse_state(state)
         names = [s.name for s in self.state]
         n = len(self.state)
-        self.energy: sp.Expr = as_scalar_expr(energy, "energy")
-        self.entropy: sp.Expr = as_scalar_expr(entropy, "entropy")
-        self.poisson: sp.ImmutableMatrix = as_matrix(poisson, "poisson", n, names)
-        self.friction: sp.ImmutableMatrix = as_matrix(friction, "friction", n, names)
+        raw_defs = self._resolve_definitions(definitions)
+        expand = _Expander(raw_defs)
+        self.definitions: Mapping[str, sp.Expr] = types.MappingProxyType(raw_defs)
+        raw_energy = as_scalar_expr(energy, "energy")
+        raw_entropy = as_scalar_expr(entropy, "entropy")
+        raw_ops = {
+            field: _operators(value, field, n, names)
+            for field, value in (("poisson", poisson), ("friction", friction))
+        }
+        self.named_couplings: bool = isinstance(poisson, Mapping)
+        self.named_processes: bool = isinstance(friction, Mapping)
+        raw_observables = self._resolve_observables(observables)
+        self.energy: sp.Expr = expand(raw_energy, "energy")
+        self.entropy: sp.Expr = expand(raw_entropy, "entropy")
+        self.couplings: Mapping[str, sp.ImmutableMatrix] = types.MappingProxyType(
+            {k: expand.matrix(m, f"poisson[{k!r}]") for k, m in raw_ops["poisson"].items()}
+        )
+        self.processes: Mapping[str, sp.ImmutableMatrix] = types.MappingProxyType(
+            {k: expand.matrix(m, f"friction[{k!r}]") for k, m in raw_ops["friction"].items()}
+        )
+        self.poisson: sp.ImmutableMatrix = _total(self.couplings.values(), n)
+        self.friction: sp.ImmutableMatrix = _total(self.processes.values(), n)
+        self.observables: Mapping[str, sp.Expr] = types.MappingProxyType(
+            {k: expand(v, f"observables[{k!r}]") for k, v in raw_observables.items()}
+        )
+        self._source = SourceForm(
+            dict(raw_defs),
+            raw_energy,
+            raw_entropy,
+            dict(raw_ops["poisson"]),
+            dict(raw_ops["friction"]),
+            dict(raw_observables),
+        )
         self.params: Mapping[sp.Symbol, float] = types.MappingProxyType(
             self._resolve_params(params or {})
         )
+        self._check_definitions(raw_defs)
+        self._check_names()
         self.domain: Mapping[str, tuple[float, float]] = types.MappingProxyType(
             self._resolve_domain(domain or {})
         )
+        self.units: Mapping[str, str] = types.MappingProxyType(self._resolve_units(units or {}))
         if description is not None and not isinstance(description, str):
             raise ModelError(f"description: expected a string, got {type(description).__name__}.")
         self.description: str | None = description
@@ -187,12 +239,110 @@ class GenericModel(AbstractModel):
     def _fields(self):
         yield "energy", self.energy
         yield "entropy", self.entropy
-        n = len(self.state)
-        for field in _MATRIX_FIELDS:
-            mat = getattr(self, field)
-            for i in range(n):
-                for j in range(n):
-                    yield f"{field}[{self.state[i].name}, {self.state[j].name}]", mat[i, j]
+        names = self.state_names
+        for field, ops, named in (
+            ("poisson", self.couplings, self.named_couplings),
+            ("friction", self.processes, self.named_processes),
+        ):
+            for key, mat in ops.items():
+                label = f"{field}[{key!r}]" if named else field
+                for i, a in enumerate(names):
+                    for j, b in enumerate(names):
+                        yield f"{label}[{a}, {b}]", entry(mat, i, j)
+        for key, expr in self.observables.items():
+            yield f"observables[{key!r}]", expr
+
+    def _resolve_definitions(self, definitions: Any) -> dict[str, sp.Expr]:
+        if definitions is None:
+            return {}
+        if not isinstance(definitions, Mapping):
+            raise ModelError(
+                f"definitions: expected an ordered mapping name -> expression, got "
+                f"{type(definitions).__name__}."
+            )
+        state = set(self.state_names)
+        out: dict[str, sp.Expr] = {}
+        for key, value in definitions.items():
+            name = _name_of(key, "definitions")
+            if name in state:
+                raise ModelError(f"definitions[{name!r}]: {name!r} is a state variable.")
+            if name in out:
+                raise ModelError(f"definitions: {name!r} is given twice.")
+            out[name] = as_scalar_expr(value, f"definitions[{name!r}]")
+        return out
+
+    def _resolve_observables(self, observables: Any) -> dict[str, sp.Expr]:
+        if observables is None:
+            return {}
+        if not isinstance(observables, Mapping):
+            raise ModelError(
+                f"observables: expected a mapping name -> expression, got "
+                f"{type(observables).__name__}."
+            )
+        state = set(self.state_names)
+        out: dict[str, sp.Expr] = {}
+        for key, value in observables.items():
+            name = _name_of(key, "observables")
+            if name in state:
+                raise ModelError(
+                    f"observables[{name!r}]: {name!r} is a state variable (traj[{name!r}] "
+                    "already gives it); choose another name."
+                )
+            if name in out:
+                raise ModelError(f"observables: {name!r} is given twice.")
+            out[name] = as_scalar_expr(value, f"observables[{name!r}]")
+        return out
+
+    def _check_definitions(self, definitions: Mapping[str, sp.Expr]) -> None:
+        known = {*self.state_names, *self.param_names}
+        for name, expr in definitions.items():
+            if name in self.param_names:
+                raise ModelError(f"definitions[{name!r}]: {name!r} is a parameter.")
+            for sym in symbols_in(expr):
+                if sym.name in known:
+                    continue
+                if sym.name in definitions:
+                    raise ModelError(
+                        f"definitions[{name!r}]: refers to {sym.name!r}, which is defined "
+                        "later (or is itself); define it first."
+                    )
+                raise ModelError(
+                    f"definitions[{name!r}]: unknown symbol {sym.name!r}"
+                    f"{closest(sym.name, known | set(definitions))}; a definition may use "
+                    "state variables, parameters and earlier definitions."
+                )
+            known.add(name)
+
+    def _check_names(self) -> None:
+        for name in self.observables:
+            if name in self.param_names:
+                raise ModelError(f"observables[{name!r}]: {name!r} is a parameter.")
+        shared = set(self.couplings) & set(self.processes)
+        if shared and (self.named_couplings or self.named_processes):
+            raise ModelError(
+                f"friction: the name {sorted(shared)[0]!r} is both a reversible coupling "
+                "(poisson) and a dissipative process (friction); give them distinct names."
+            )
+
+    def _resolve_units(self, units: Mapping[Any, Any]) -> dict[str, str]:
+        if not isinstance(units, Mapping):
+            raise ModelError(f"units: expected a mapping name -> unit, got {type(units).__name__}.")
+        known = {*self.state_names, *self.param_names, *self.observables}
+        out: dict[str, str] = {}
+        for key, value in units.items():
+            name = _name_of(key, "units")
+            if name not in known:
+                raise ModelError(
+                    f"units[{name!r}]: not a state variable, parameter or observable"
+                    f"{closest(name, known)}."
+                )
+            if not isinstance(value, str):
+                raise ModelError(
+                    f"units[{name!r}]: expected a string such as 'K' or 'J/K', got "
+                    f"{type(value).__name__} {value!r}."
+                )
+            out[name] = value
+        return out
 
     def _resolve_params(self, params: Mapping[Any, Any]) -> dict[sp.Symbol, float]:
         if not isinstance(params, Mapping):
@@ -338,6 +488,20 @@ class GenericModel(AbstractModel):
         return tuple(s.name for s in self.param_symbols)
 
     @property
+    def observable_names(self) -> tuple[str, ...]:
+        """The names of the observables, in the order given."""
+        return tuple(self.observables)
+
+    @property
+    def process_names(self) -> tuple[str, ...]:
+        """The names of the dissipative processes (`friction`), in the order given."""
+        return tuple(self.processes)
+
+    def source_form(self) -> SourceForm:
+        """The expressions as written, definitions unexpanded (see `SourceForm`)."""
+        return self._source
+
+    @property
     def grad_energy(self) -> sp.ImmutableMatrix:
         r"""$\nabla E$ as an $n\times 1$ SymPy matrix (derived once, cached)."""
         return self.cached("grad_energy", lambda: gradient(self.energy, self.state))
@@ -366,6 +530,16 @@ class GenericModel(AbstractModel):
     def entropy_production(self) -> sp.Expr:
         r"""$\nabla S\cdot M\nabla S$, the entropy production rate."""
         return self.cached("sigma", lambda: (self.grad_entropy.T * self.irreversible_rate)[0, 0])
+
+    @property
+    def entropy_production_by_process(self) -> dict[str, sp.Expr]:
+        r"""Process name -> $\nabla S\cdot M_k\nabla S$ (they sum to `entropy_production`)."""
+
+        def build():
+            gS = self.grad_entropy
+            return {k: (gS.T * matvec(m, gS))[0, 0] for k, m in self.processes.items()}
+
+        return self.cached("sigma_k", build)
 
     # -- the model interface ----------------------------------------------------------------
     def parameter_specs(self) -> Mapping[str, ParameterSpec]:
@@ -402,12 +576,19 @@ class GenericModel(AbstractModel):
             program=model_functions(self).program("operators"),
         )
         region = self.region()
-        results = check_block(block, region, options)
+        results, parts = check_parts(
+            block,
+            self.couplings if self.named_couplings else None,
+            self.processes if self.named_processes else None,
+            region,
+            options,
+        )
         return ConsistencyReport(
             self.name,
             [results[c] for c in CONDITIONS],
             region=region.describe(),
             defaulted=region.defaulted,
+            processes={k: [r[c] for c in CONDITIONS if c in r] for k, r in parts.items()},
         )
 
     def compile_parts(self) -> CompiledParts:
@@ -421,22 +602,104 @@ class GenericModel(AbstractModel):
             if key not in names:
                 raise ModelError(f"with_params: {key!r} is not a parameter{closest(key, names)}.")
         params = {s: values.get(s.name, v) for s, v in self.params.items()}
+        src = self._source
         return GenericModel(
             self.state,
-            self.energy,
-            self.entropy,
-            self.poisson,
-            self.friction,
+            src.energy,
+            src.entropy,
+            src.poisson if self.named_couplings else _total(src.poisson.values(), self.n),
+            src.friction if self.named_processes else _total(src.friction.values(), self.n),
             params=params,
             name=self.name,
             domain=self.domain,
             description=self.description,
             initial_state=self.initial_state,
             simulation=self.simulation,
+            definitions=src.definitions,
+            observables=src.observables,
+            units=self.units,
         )
+
+    def _repr_latex_(self) -> str:
+        r"""The equations, for Jupyter: $\dot x$, $E$, $S$ and the observables."""
+        rows = [
+            rf"\dot{{{sp.latex(x)}}} &= {sp.latex(r)}"
+            for x, r in zip(self.state, self.rates.flat())
+        ]
+        rows.append(rf"E &= {sp.latex(self.energy)}")
+        rows.append(rf"S &= {sp.latex(self.entropy)}")
+        rows += [rf"{sp.latex(sp.Symbol(k))} &= {sp.latex(v)}" for k, v in self.observables.items()]
+        return "$$\\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"
 
     def __repr__(self) -> str:
         return (
             f"GenericModel(name={self.name!r}, state={list(self.state_names)}, "
             f"params={ {s.name: v for s, v in self.params.items()} })"
+        )
+
+
+def _name_of(key: Any, where: str) -> str:
+    name = key.name if isinstance(key, sp.Symbol) else key
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ModelError(
+            f"{where}: names must be identifiers (SymPy symbols or strings), got {key!r}."
+        )
+    return name
+
+
+def _operators(
+    value: Any, field: str, n: int, names: Sequence[str]
+) -> dict[str, sp.ImmutableMatrix]:
+    """`field` as name -> matrix: a mapping of named operators, or one operator under the
+    name `field` (none when it is zero)."""
+    if isinstance(value, Mapping):
+        if not value:
+            raise ModelError(
+                f"{field}: got an empty mapping; give None for no operator, or name -> matrix."
+            )
+        out: dict[str, sp.ImmutableMatrix] = {}
+        for key, mat in value.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ModelError(f"{field}: names must be identifiers, got {key!r}.")
+            out[key] = as_matrix(mat, f"{field}[{key!r}]", n, names)
+        return out
+    mat = as_matrix(value, field, n, names)
+    return {_DEFAULT_NAMES[field]: mat} if any(e != 0 for e in mat) else {}
+
+
+def _total(mats, n: int) -> sp.ImmutableMatrix:
+    total = sp.ImmutableMatrix.zeros(n, n)
+    for m in mats:
+        total = total + m
+    return sp.ImmutableMatrix(total)
+
+
+class _Expander:
+    """Substitutes definitions (by name) into expressions; each definition is expanded once,
+    in order."""
+
+    def __init__(self, definitions: Mapping[str, sp.Expr]):
+        self.values: dict[str, sp.Expr] = {}
+        for name, expr in definitions.items():
+            self.values[name] = self._sub(expr)
+
+    def _sub(self, expr: sp.Expr) -> sp.Expr:
+        if not self.values:
+            return expr
+        repl = {s: self.values[s.name] for s in symbols_in(expr) if s.name in self.values}
+        return cast(sp.Expr, expr.xreplace(repl)) if repl else expr
+
+    def __call__(self, expr: sp.Expr, where: str) -> sp.Expr:
+        out = self._sub(expr)
+        problem = unsupported_parts(out)
+        if problem:
+            raise ModelError(f"{where}: {problem}")
+        return out
+
+    def matrix(self, mat: sp.ImmutableMatrix, where: str) -> sp.ImmutableMatrix:
+        if not self.values:
+            return mat
+        rows, cols = mat.shape
+        return sp.ImmutableMatrix(
+            rows, cols, [self._sub(entry(mat, i, j)) for i in range(rows) for j in range(cols)]
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
 
 from ._errors import ConsistencyError
@@ -56,7 +56,7 @@ class CheckResult:
 
 
 class ConsistencyReport:
-    """The results of [`generic_mm.check`][]: one [`generic_mm.CheckResult`][] per condition.
+    r"""The results of [`generic_mm.check`][]: one [`generic_mm.CheckResult`][] per condition.
 
     `report.ok` is `True` when every condition holds; `report["jacobi_identity"]` gives one
     result; `print(report)` shows a table.
@@ -65,6 +65,12 @@ class ConsistencyReport:
     line per state variable and parameter: its interval, and whether the interval was
     declared in the model's domain or defaulted), `report.defaulted` names the variables
     whose interval was defaulted.
+
+    For a model with named dissipative processes (`friction={name: M_k}`) or named
+    reversible couplings (`poisson={name: L_k}`), `report.processes` maps each name to its
+    own results (each process must be symmetric, positive semi-definite and satisfy
+    $M_k\nabla E = 0$; each coupling antisymmetric with $L_k\nabla S = 0$); the top-level
+    result of such a condition holds only when it holds for every part.
     """
 
     def __init__(
@@ -74,11 +80,15 @@ class ConsistencyReport:
         *,
         region: Sequence[str] = (),
         defaulted: Sequence[str] = (),
+        processes: Mapping[str, Sequence[CheckResult]] | None = None,
     ):
         self.model_name = model_name
         self.results: list[CheckResult] = list(results)
         self.region: tuple[str, ...] = tuple(region)
         self.defaulted: tuple[str, ...] = tuple(defaulted)
+        self.processes: dict[str, list[CheckResult]] = {
+            k: list(v) for k, v in (processes or {}).items()
+        }
 
     @property
     def ok(self) -> bool:
@@ -127,6 +137,17 @@ class ConsistencyReport:
             if r.counterexample:
                 values = ", ".join(f"{k}={v:.6g}" for k, v in r.counterexample.items())
                 lines.append(f"  {'':<{width}}  {'':<{dwidth}}  counterexample: {values}")
+        if self.processes:
+            lines.append("  each process / coupling on its own:")
+            pw = max(len(k) for k in self.processes)
+            for key, results in self.processes.items():
+                marks = ", ".join(
+                    f"{r.name} {'pass' if r.passed else 'FAIL'} ({r.method})" for r in results
+                )
+                lines.append(f"    {key:<{pw}}  {marks}")
+                for r in results:
+                    if not r.passed:
+                        lines.append(f"    {'':<{pw}}  {r.name}: {r.message}")
         if any(r.method == "sampled" for r in self.results) and self.region:
             lines.append("  sampled region: " + "; ".join(self.region))
             if self.defaulted:

@@ -215,13 +215,11 @@ def _integrate(
         # Both sub-SaveAts save ts and ys: each is a list with one entry per sub-SaveAt.
         assert sol.ts is not None and sol.ys is not None
         ts, ys = sol.ts[0], sol.ys[0]
-        energy, entropy, sigma = jax.vmap(model.observables)(ys)
+        record = jax.vmap(model.record)(ys)
         return (
             ts,
             ys,
-            energy,
-            entropy,
-            sigma,
+            record,
             sol.result,
             sol.ts[1][0],
             sol.ys[1][0],
@@ -306,6 +304,7 @@ def simulate(
         # Start small instead: the controller grows the step up to 10x per step.
         dt0 = _FIRST_STEP * (t1_f - t0_f)
     _check_initial_state(compiled, y0_arr, p_vals, batch)
+    p_used = dict(p_vals)
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
     adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
 
@@ -332,7 +331,8 @@ def simulate(
     )
     if batch is not None and pad:
         out = jax.tree_util.tree_map(lambda a: a[:batch], out)
-    ts, ys, energy, entropy, sigma, result, t_end, y_end, num_steps = out
+    ts, ys, record, result, t_end, y_end, num_steps = out
+    energy, entropy = record["energy"], record["entropy"]
     ys = _raise_on_failure(ys, result, t_end, y_end, compiled, max_steps)
     if batch is not None and not save.steps:
         ts = ts[0]
@@ -343,11 +343,19 @@ def simulate(
         ys=ys,
         energy=energy,
         entropy=entropy,
-        entropy_production=sigma,
+        entropy_production=record["entropy_production"],
         energy_tolerance=e_tol,
         entropy_tolerance=s_tol,
         num_steps=num_steps,
         layout=compiled.layout,
+        production_parts=record["processes"],
+        observable_values=record["observables"],
+        process_names=compiled.process_names,
+        observable_names=compiled.observable_names,
+        conjugates=(record["grad_energy"], record["grad_entropy"]),
+        params=p_used,
+        name=compiled.name,
+        unit_items=tuple(compiled.units.items()),
     )
     if not is_traced(traj) and not traj.ok:
         warnings.warn(
@@ -363,7 +371,7 @@ def simulate(
 def _initial_values(compiled, y0, params, axes):
     def at(y, p):
         model = eqx.tree_at(lambda c: c.params, compiled, p)
-        E, S, sigma = model.observables(y)
+        E, S, sigma = model.thermodynamics(y)
         return E, S, sigma, model.vector_field(0.0, y)
 
     return at(y0, params) if axes is None else jax.vmap(at, in_axes=axes)(y0, params)

@@ -338,7 +338,7 @@ def test_discrete_rate_degeneracies_hold_exactly():
             y = x + jnp.asarray(rng.normal(size=4)) * 0.3
             m = 0.5 * (x + y)
             gE_mid, gS_mid = cm.gradients(m)
-            (E0, S0, _), (E1, S1, _) = cm.observables(x), cm.observables(y)
+            (E0, S0, _), (E1, S1, _) = cm.thermodynamics(x), cm.thermodynamics(y)
             gE = gonzalez(gE_mid, E0, E1, y - x, m)
             gS = gonzalez(gS_mid, S0, S1, y - x, m)
             assert float(jnp.dot(gE, y - x)) == pytest.approx(float(E1 - E0), abs=1e-13)

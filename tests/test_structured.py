@@ -75,7 +75,7 @@ def test_template_report_is_symbolic_and_assembly_matches_flat_model():
     y = np.random.default_rng(0).normal(size=model.n) * 0.3
     cs, cf = gm.compile(model), gm.compile(flat)
     np.testing.assert_allclose(cs.vector_field(0, y), cf.vector_field(0, y), rtol=1e-12, atol=1e-14)
-    for a, b in zip(cs.observables(y), cf.observables(y)):
+    for a, b in zip(cs.thermodynamics(y), cf.thermodynamics(y)):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     L, M, gE, gS = cs.operators(y)
     Lf, Mf, gEf, gSf = cf.operators(y)
@@ -107,7 +107,7 @@ def test_fields_sum_to_totals():
     model = atomic_chain.model(9)
     cm = gm.compile(model)
     y = jnp.asarray(np.random.default_rng(2).normal(size=model.n) * 0.2)
-    E, S, sigma = cm.observables(y)
+    E, S, sigma = cm.thermodynamics(y)
     f = cm.fields(y)
     assert f["atom"]["energy"].shape == (9,)
     for key, total in (("energy", E), ("entropy", S), ("entropy_production", sigma)):

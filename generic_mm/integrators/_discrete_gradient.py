@@ -71,8 +71,8 @@ def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entrop
     d = y - x
     m = 0.5 * (x + y)
     gE_mid, gS_mid = model.gradients(m)
-    E0, S0 = model.observables(x)[:2] if at_x is None else at_x
-    E1, S1, _ = model.observables(y)
+    E0, S0 = model.thermodynamics(x)[:2] if at_x is None else at_x
+    E1, S1, _ = model.thermodynamics(y)
     gE = gonzalez(gE_mid, E0, E1, d, m)
     gS = gonzalez(gS_mid, S0, S1, d, m)
     if friction_projection == "entropy":
@@ -151,7 +151,9 @@ class DiscreteGradient(diffrax.AbstractImplicitSolver):
     Each step solves, by Newton's method (Optimistix; Jacobian by JAX autodiff; dense LU
     up to `DENSE_LIMIT` = 400 variables, matrix-free GMRES above, so large structured models
     never form an $n\times n$ matrix),
+
     $$y - x = h\,(\bar L\,\bar g_E + \bar M\,\bar g_S),$$
+
     with Gonzalez midpoint discrete gradients $\bar g_E$, $\bar g_S$ and the operators at the
     midpoint projected so that $\bar L\bar g_S = 0$, $\bar M\bar g_E = 0$ hold discretely
     (see [`generic_mm.integrators.discrete_rate`][]). Since $\bar g\cdot(y - x) = F(y) - F(x)$:
@@ -226,7 +228,7 @@ class DiscreteGradient(diffrax.AbstractImplicitSolver):
         h = terms.contr(t0, t1)  # the signed step (diffrax flips time for t1 < t0)
         projection = self.friction_projection
 
-        at_y0 = model.observables(y0)[:2]  # once per step, not once per Newton iteration
+        at_y0 = model.thermodynamics(y0)[:2]  # once per step, not once per Newton iteration
 
         def residual(y, _):
             return y - y0 - h * discrete_rate(model, y0, y, projection, at_y0)

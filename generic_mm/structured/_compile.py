@@ -58,6 +58,19 @@ class StructuredFunctions(AbstractFunctions):
             outs = [c.energy, c.entropy, _grad(c.energy, c.state), _grad(c.entropy, c.state)]
             self.cell_programs.append((Program(c.state, params, outs), params))
         self.inters = [_Inter(r) for r in model.interactions]
+        self.observable_programs = []
+        for c in model.cells:
+            params = sorted(c.params, key=lambda s: s.name)
+            outs = list(c.observables.values())
+            self.observable_programs.append(Program(c.state, params, outs) if outs else None)
+
+    @property
+    def observable_names(self) -> tuple[str, ...]:
+        return tuple(self.model.observable_fields)
+
+    @property
+    def process_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.model.interactions if r.friction is not None)
 
     # -- pieces ---------------------------------------------------------------------------------
     def _split(self, y):
@@ -171,13 +184,55 @@ class StructuredFunctions(AbstractFunctions):
         _, cells, gE, _ = self._state(y, p, data)
         return self._join(gE), self._join([c[3] for c in cells])
 
-    def observables(self, y, p, data):
+    def _totals(self, y, p, data):
         ys, cells, gE, phis = self._state(y, p, data)
         sigmas = self._production(p, data, ys, cells, gE)
         E = sum(jnp.sum(c[0]) for c in cells) + sum(jnp.sum(f) for f in phis if f is not None)
         S = sum(jnp.sum(c[1]) for c in cells)
-        sigma = sum((jnp.sum(s) for s in sigmas if s is not None), jnp.zeros(()))
-        return jnp.asarray(E, dtype=float), jnp.asarray(S, dtype=float), sigma
+        by_process = {
+            r.name: jnp.sum(sig)
+            for r, sig in zip(self.model.interactions, sigmas)
+            if sig is not None
+        }
+        sigma = sum(by_process.values(), jnp.zeros(()))
+        return (
+            ys,
+            cells,
+            gE,
+            (jnp.asarray(E, dtype=float), jnp.asarray(S, dtype=float), sigma),
+            by_process,
+        )
+
+    def thermodynamics(self, y, p, data):
+        return self._totals(y, p, data)[3]
+
+    def production_by_process(self, y, p, data):
+        return self._totals(y, p, data)[4]
+
+    def observables(self, y, p, data):
+        return self._observables(self._split(y), p)
+
+    def _observables(self, ys, p):
+        values: dict[tuple[int, str], jax.Array] = {}
+        for k, (c, prog) in enumerate(zip(self.model.cells, self.observable_programs)):
+            if prog is None:
+                continue
+            outs = jax.vmap(prog)(ys[k], self._cell_params(k, p))
+            for name, v in zip(c.observables, outs):
+                values[k, name] = v.reshape(c.shape)
+        return {public: values[ko] for public, ko in self.model.observable_fields.items()}
+
+    def record(self, y, p, data):
+        ys, cells, gE, (E, S, sigma), by_process = self._totals(y, p, data)
+        return {
+            "energy": E,
+            "entropy": S,
+            "entropy_production": sigma,
+            "processes": by_process,
+            "observables": self._observables(ys, p),
+            "grad_energy": self._join(gE),
+            "grad_entropy": self._join([c[3] for c in cells]),
+        }
 
     def apply(self, y, p, data, v_poisson, v_friction):
         ys, _, gE, _ = self._state(y, p, data)

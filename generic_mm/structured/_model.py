@@ -106,7 +106,45 @@ class StructuredModel(AbstractModel):
         self.cells: tuple[Cells, ...] = tuple(cells)
         self.interactions: tuple[Resolved, ...] = tuple(self._resolve(i) for i in interactions)
         self._check_param_names()
+        self.observable_fields: dict[str, tuple[int, str]] = self._observable_fields()
+        self.units = types.MappingProxyType(self._units())
         self._freeze()
+
+    def _observable_fields(self) -> dict[str, tuple[int, str]]:
+        """Public name (`T`, or `kind.T` where kinds share the name) -> (kind, observable)."""
+        counts: dict[str, int] = {}
+        for c in self.cells:
+            for o in c.observables:
+                counts[o] = counts.get(o, 0) + 1
+        fields = set(self.state_specs())
+        out: dict[str, tuple[int, str]] = {}
+        for k, c in enumerate(self.cells):
+            for o in c.observables:
+                public = o if counts[o] == 1 else f"{c.name}.{o}"
+                if public in fields:
+                    raise ModelError(
+                        f"cells {c.name!r} observables[{o!r}]: {public!r} is also a field (state "
+                        "variable) of the model; choose another name."
+                    )
+                out[public] = (k, o)
+        return out
+
+    def _field_name(self, kind: int, var: str) -> str:
+        shared = sum(1 for c in self.cells for v in c.state if v.name == var) > 1
+        return f"{self.cells[kind].name}.{var}" if shared else var
+
+    def _units(self) -> dict[str, str]:
+        public = {ko: name for name, ko in self.observable_fields.items()}
+        out: dict[str, str] = {}
+        for k, c in enumerate(self.cells):
+            for key, unit in c.units.items():
+                if key in {v.name for v in c.state}:
+                    out[self._field_name(k, key)] = unit
+                elif key in c.observables:
+                    out[public[k, key]] = unit
+                else:
+                    out[key] = unit
+        return out
 
     # -- construction ---------------------------------------------------------------------------
     def _kind(self, name: str, where: str) -> int:

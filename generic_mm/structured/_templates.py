@@ -89,6 +89,10 @@ class Cells:
     - `params`: symbol (or name) -> a number, or an array with one value per cell (e.g. by
         phase).
     - `domain`: symbol (or name) -> `(lo, hi)`: where the template checks sample.
+    - `observables`: name -> expression of the cell's state and params (e.g. a temperature
+        $\partial e/\partial s$): evaluated per cell, a field of the kind's shape along
+        trajectories (`traj["T"]`).
+    - `units`: name (state variable, parameter or observable) -> unit string.
 
     The total energy and entropy are $E = \sum_i e(x_i) + \sum_\text{edges}\phi$ and
     $S = \sum_i s(x_i)$.
@@ -104,6 +108,8 @@ class Cells:
         shape: Grid | int | Sequence[int],
         params: Mapping | None = None,
         domain: Mapping | None = None,
+        observables: Mapping | None = None,
+        units: Mapping | None = None,
     ):
         if not isinstance(name, str) or not name.isidentifier():
             raise ModelError(f"Cells: name must be an identifier, got {name!r}.")
@@ -126,8 +132,32 @@ class Cells:
         self.domain = _domain(domain, where)
         self.energy = as_scalar_expr(energy, f"{where} energy")
         self.entropy = as_scalar_expr(entropy, f"{where} entropy")
+        self.observables: dict[str, sp.Expr] = {}
+        if observables is not None and not isinstance(observables, Mapping):
+            raise ModelError(f"{where} observables: expected a mapping name -> expression.")
+        state_names = {v.name for v in self.state}
+        for key, expr in (observables or {}).items():
+            oname = key.name if isinstance(key, sp.Symbol) else key
+            if not isinstance(oname, str) or not oname.isidentifier() or oname in state_names:
+                raise ModelError(
+                    f"{where} observables: {key!r} must be an identifier that is not a state "
+                    "variable."
+                )
+            self.observables[oname] = as_scalar_expr(expr, f"{where} observables[{oname!r}]")
+        self.units: dict[str, str] = {}
+        allowed = state_names | {q.name for q in self.params} | set(self.observables)
+        for key, unit in (units or {}).items():
+            uname = key.name if isinstance(key, sp.Symbol) else key
+            if uname not in allowed or not isinstance(unit, str):
+                raise ModelError(
+                    f"{where} units[{uname!r}]: expected a state variable, parameter or "
+                    f"observable name{closest(str(uname), allowed)} -> a unit string."
+                )
+            self.units[uname] = unit
         known = set(self.state) | set(self.params)
-        for field, expr in (("energy", self.energy), ("entropy", self.entropy)):
+        fields = [("energy", self.energy), ("entropy", self.entropy)]
+        fields += [(f"observables[{k!r}]", v) for k, v in self.observables.items()]
+        for field, expr in fields:
             unknown = sorted(s.name for s in symbols_in(expr) - known)
             if unknown:
                 raise ModelError(
