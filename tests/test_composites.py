@@ -463,3 +463,21 @@ def test_free_thermoelastic_bar_conserves_energy_and_momentum():
 def test_bad_field_requests_are_reported(call, error, match):
     with pytest.raises(error, match=match):
         call(_damping_pair())
+
+
+def test_repr_shows_the_values():
+    c = _pair()
+    text = repr(c)
+    assert text.startswith("Composite(\n  name='composite of a, b',\n  T0=1,\n")
+    assert (
+        "Phase('b', fraction=0.5, conductivity=10, heat_capacity=2, density=1, modulus=0, "
+        "expansion=0)" in text
+    )
+    assert f"exchange={{('a', 'b'): {c.exchange['a', 'b']:.7g}}}" in text
+
+    def u(s, eps):
+        return sp.exp(s)
+
+    own = Composite([Phase("a", fraction=1.0, conductivity=1.0, energy=u)])
+    assert "Phase('a', fraction=1, conductivity=1, energy=u)" in repr(own)
+    assert "exchange={}" in repr(own)

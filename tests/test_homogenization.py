@@ -404,3 +404,26 @@ def test_microstructures_have_the_requested_fractions():
         hz.gaussian_field((16, 16), 0.5, 2.0, seed=0), hz.gaussian_field((16, 16), 0.5, 2.0, seed=1)
     )
     assert math.isclose(hz.volume_fractions(hz.laminate((10, 4), 0.3))[1], 0.3)
+
+
+def test_repr_shows_the_values():
+    m = hz.laminate((32, 32), 0.25, axis=1, periods=2)  # the grid of the tests above
+    along, across = hz.laminate_bounds(hz.volume_fractions(m), [2.0, 30.0])
+    r = hz.effective_conductivity(m, [2.0, 30.0], "periodic", tol=1e-12)
+    text = repr(r)
+    assert text.startswith("Homogenized(\n  tensor=[[") and "bc=Periodic()" in text
+    assert "f64" not in text  # values, not shapes
+    tensor = text.split("tensor=", 1)[1].split("]],", 1)[0]
+    # Round-off off the diagonal prints as 0, not as 1e-17 in scientific notation.
+    printed = [float(x) for x in tensor.replace("[", " ").replace("]", " ").split(",")]
+    np.testing.assert_allclose(printed, [along, 0.0, 0.0, across], rtol=1e-7, atol=0)
+    assert "e-" not in tensor
+
+    seen = []
+
+    def traced(t):  # inside a JAX transformation there are no values: equinox's shapes
+        seen.append(repr(hz.Homogenized(t, t[0, 0], jnp.zeros(2, int), hz.Periodic())))
+        return t
+
+    jax.eval_shape(traced, jnp.eye(2))
+    assert "tensor=f64[2,2]" in seen[0]

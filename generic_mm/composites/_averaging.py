@@ -5,8 +5,10 @@ r"""The resolved microstructure, and the averages that connect it to the average
 material); `phase_temperatures` averages its temperature field per phase; `layered_flux`
 splits the window average of the heat flux in a layered bar into the volume term and the
 interfacial term that the averaging theorem produces,
-$$\langle k\,\partial_xT\rangle = \sum_i k_i\,\partial_x\langle\chi_iT\rangle
-+ \frac1\ell\sum_{\text{interfaces}} n\,(k_a - k_b)\,T_I,$$
+
+$$\langle k\,\partial_xT\rangle = \sum_i k_i\,\partial_x\langle\chi_iT\rangle +
+\frac1\ell\sum_{\text{interfaces}} n\,(k_a - k_b)\,T_I,$$
+
 whose divergence is the apparent heat source of a one-temperature averaged model.
 """
 

@@ -6,7 +6,9 @@ temperatures: per unit composite volume, phase $a$ receives $H_{ab}(T_b - T_a)$ 
 $b$, $H_{ab} = h a_v$. In GENERIC form, with the phases' entropies $S_i$ (per unit
 composite volume) as state, each interface contributes the friction block
 ([`generic_mm.structured.entropic_exchange`][], built in `_builders.py` and `_fields.py`)
+
 $$M_{ab} = H_{ab}\begin{pmatrix} T_b/T_a & -1 \\ -1 & T_a/T_b\end{pmatrix}$$
+
 on $(S_a, S_b)$ ($= H_{ab}T_aT_b\,[[1, -1], [-1, 1]]$ in energy variables), which is
 symmetric, positive semi-definite and annihilates $\nabla E$ by construction; its entropy
 production is $H_{ab}T_aT_b(1/T_a - 1/T_b)^2 \ge 0$.
@@ -82,6 +84,15 @@ class Composite:
                 raise ModelError(f"interface {itf.a!r}-{itf.b!r} is given twice.")
             self.interfaces.append(itf)
             self.exchange[key] = itf.exchange(self.phases)
+
+    def __repr__(self) -> str:
+        """The phases' values and the exchange coefficients $H$ of the interfaces."""
+        phases = "".join(f"    {_phase_repr(p)},\n" for p in self.phases.values())
+        exchange = ", ".join(f"{k!r}: {h:.7g}" for k, h in self.exchange.items())
+        return (
+            f"Composite(\n  name={self.name!r},\n  T0={self.T0:.7g},\n"
+            f"  phases=[\n{phases}  ],\n  exchange={{{exchange}}},\n)"
+        )
 
     # --- closed forms of the uniform, linearised composite (see _closed_forms.py) -------
     @property
@@ -204,3 +215,15 @@ class Composite:
         `(..., n)`) of a compiled averaged model (from `model` or `structured`): numbers
         for the point model, fields for the structured one."""
         return post.sources(self, compiled, ys)
+
+
+def _phase_repr(phase: Phase) -> str:
+    """A phase by its values (its own repr gives only name and fraction); `T0` is the
+    composite's. A phase given by its energy function shows the function's name instead of
+    the constants it does not use."""
+    names = ("fraction", "conductivity", "heat_capacity", "density", "modulus", "expansion")
+    fn = phase._energy_fn
+    values = [f"{n}={getattr(phase, n):.7g}" for n in (names if fn is None else names[:2])]
+    if fn is not None:
+        values.append(f"energy={getattr(fn, '__name__', None) or repr(fn)}")
+    return f"Phase({phase.name!r}, {', '.join(values)})"

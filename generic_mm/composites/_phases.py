@@ -3,8 +3,10 @@ r"""Phases and interfaces of a composite, and closures for the interfacial excha
 A phase is described per unit volume *of that phase* by an internal energy $u(s,
 \varepsilon)$ of its entropy density $s$ and the (uniaxial) strain $\varepsilon$. By default
 it is linear thermoelasticity with constant heat capacity,
-$$u(s, \varepsilon) = \tfrac12 M\varepsilon^2 + M\alpha T_0\varepsilon
-+ C T_0\left(e^{(s - M\alpha\varepsilon)/C} - 1\right),$$
+
+$$u(s, \varepsilon) = \tfrac12 M\varepsilon^2 + M\alpha T_0\varepsilon +
+C T_0\left(e^{(s - M\alpha\varepsilon)/C} - 1\right),$$
+
 so $T = \partial u/\partial s = T_0 e^{(s - M\alpha\varepsilon)/C}$ and
 $\sigma = \partial u/\partial\varepsilon = M\varepsilon - M\alpha (T - T_0)$ exactly:
 $C = \rho c$ is the volumetric heat capacity at constant strain, $M$ the isothermal modulus

@@ -104,8 +104,10 @@ def dykhne(k1: float, k2: float) -> float:
 def levin(fractions, expansions, bulk, compliance, phase_compliances) -> np.ndarray:
     r"""Levin's exact thermal expansion of a two-phase composite of isotropic phases, for any
     microstructure, from its effective compliance (Levin 1967; Rosen and Hashin 1970):
+
     $$\alpha^* = \bar\alpha I + \frac{\alpha_1 - \alpha_2}{1/(dK_1) - 1/(dK_2)}\,
     (S^* - \bar S):I,$$
+
     with $\bar\alpha$, $\bar S$ the volume averages of the phases' values.
 
     **Arguments:** `fractions`, `expansions`, `bulk`: the two phases' volume fractions,

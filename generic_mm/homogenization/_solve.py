@@ -12,6 +12,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._custom_types import Scalar, Tensor
+from .._display import array_repr
 from .._errors import InputError, SolverError
 from .._validate import finite_number, is_traced, require_finite
 from ._boundary import AbstractBoundaryCondition
@@ -41,6 +42,20 @@ class Homogenized(eqx.Module):
     hill_mandel_residual: Scalar
     iterations: Array
     bc: AbstractBoundaryCondition = eqx.field(static=True)
+
+    def __repr__(self) -> str:
+        """The values (`tensor=[[1.8181818, 0.], [0., 5.5]]`), not their shapes; inside a
+        JAX transformation, where there are no values, equinox's shapes."""
+        if is_traced(self):
+            return eqx.tree_pformat(self)
+        return (
+            "Homogenized(\n"
+            f"  tensor={array_repr(self.tensor, prefix='  tensor=')},\n"
+            f"  hill_mandel_residual={float(self.hill_mandel_residual):.2g},\n"
+            f"  iterations={array_repr(self.iterations)},\n"
+            f"  bc={self.bc!r},\n"
+            ")"
+        )
 
 
 def _spatial(x, d: int):
