@@ -36,6 +36,7 @@ from ._report import (
     CheckResult as CheckResult,
     ConsistencyReport as ConsistencyReport,
 )
+from ._plot import plot as plot
 from ._simulate import simulate as simulate
 from ._trajectory import (
     Conjugates as Conjugates,

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
+import numpy as np
 import sympy as sp
 
 from ._errors import InputError
@@ -385,6 +386,8 @@ def check(
         )
     if isinstance(samples, bool) or not (isinstance(samples, int) and samples >= 1):
         raise InputError(f"check: samples must be a positive integer, got {samples!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise InputError(f"check: seed must be an integer, got {seed!r}.")
     if not (0 < rtol < 1):
         raise InputError(f"check: rtol must be in (0, 1), got {rtol!r}.")
     if not (isinstance(symbolic_timeout, (int, float)) and symbolic_timeout >= 0):

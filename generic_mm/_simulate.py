@@ -184,9 +184,30 @@ def _stepping(solver, controller, dt0, rtol, atol):
 
 @eqx.filter_jit
 def _integrate(
-    compiled, y0, params, t0, t1, dt0, save, solver, controller, adjoint, *, max_steps, meter, axes
+    compiled,
+    y0,
+    params,
+    t0,
+    t1,
+    dt0,
+    save,
+    solver,
+    controller,
+    adjoint,
+    *,
+    max_steps,
+    meter,
+    axes,
+    scale_atol,
 ):
     def one(y0, params):
+        atol = None
+        if scale_atol:
+            # The scale-aware default, per ensemble member (from its own initial state).
+            atol = default_atol(y0, controller.rtol)
+            controller_ = eqx.tree_at(lambda c: c.atol, controller, atol)
+        else:
+            controller_ = controller
         # Values traced under jit/grad/vmap escaped the validation in `_parameters`.
         y0 = eqx.error_if(
             y0,
@@ -205,7 +226,7 @@ def _integrate(
             dt0,
             y0,
             saveat=saveat,
-            stepsize_controller=controller,
+            stepsize_controller=controller_,
             args=model,
             adjoint=adjoint,
             max_steps=max_steps,
@@ -224,6 +245,7 @@ def _integrate(
             sol.ts[1][0],
             sol.ys[1][0],
             sol.stats["num_steps"],
+            atol,
         )
 
     if axes is None:
@@ -241,7 +263,7 @@ def simulate(
     solver: diffrax.AbstractSolver | None = None,
     dt0: float | None = None,
     rtol: float = 1e-8,
-    atol: float = 1e-10,
+    atol: float | None = None,
     params: Mapping[Any, Any] | None = None,
     max_steps: int = 100_000,
     progress: bool = False,
@@ -267,7 +289,12 @@ def simulate(
         `diffrax.Kvaerno5()` work. Solvers without an error estimate need `dt0`.
     - `dt0`: initial (or, for fixed-step solvers, the) step size; `None` starts adaptive
         solvers at $10^{-6}$ of the interval (the controller grows it quickly).
-    - `rtol`, `atol`: tolerances of the default `diffrax.PIDController`.
+    - `rtol`, `atol`: tolerances of the default `diffrax.PIDController` (and of the
+        drift and entropy-decrease flags). `atol=None` (default) scales with the state:
+        `atol = 1e-2 rtol a`, with `a` the smallest nonzero $|x_i(0)|$ (but at least
+        $10^{-10}\max_i|x_i(0)|$; `a = 1` when the state starts at zero), so variables of
+        very different size (entropies of $10^{-7}$ J/K next to temperatures of 300 K) are
+        all resolved to about `rtol` (see the units and scaling page).
     - `params`: parameter overrides (symbol or name -> value); values with a leading axis
         `B` make an ensemble. Each value is validated against the parameter's sign
         assumptions and declared domain (`InputError`); one outside the default region the
@@ -297,7 +324,13 @@ def simulate(
     if not t1_f > t0_f:
         raise InputError(f"t1: must be greater than t0 = {t0_f}, got {t1_f}.")
     save = _save_spec(saveat, t0_f, t1_f)
-    solver, controller, dt0 = _stepping(solver, stepsize_controller, dt0, rtol, atol)
+    rtol = _positive(rtol, "rtol")
+    scale_atol = atol is None and stepsize_controller is None
+    atol_value: Any = 1e-2 * rtol if atol is None else _positive(atol, "atol")  # see below
+    if dt0 is not None:
+        dt0 = _positive(dt0, "dt0")
+    solver, controller, dt0 = _stepping(solver, stepsize_controller, dt0, rtol, atol_value)
+    scale_atol = scale_atol and isinstance(controller, diffrax.PIDController)
     if dt0 is None and isinstance(controller, diffrax.AbstractAdaptiveStepSizeController):
         # Diffrax's own first-step guess takes a trial step that can overflow a stiff model
         # (exp of an entropy); one NaN error estimate then stalls the controller at t0.
@@ -328,16 +361,19 @@ def simulate(
         max_steps=max_steps,
         meter=meter,
         axes=axes,
+        scale_atol=scale_atol,
     )
     if batch is not None and pad:
         out = jax.tree_util.tree_map(lambda a: a[:batch], out)
-    ts, ys, record, result, t_end, y_end, num_steps = out
+    ts, ys, record, result, t_end, y_end, num_steps, used_atol = out
+    if used_atol is not None:
+        atol_value = used_atol
     energy, entropy = record["energy"], record["entropy"]
     ys = _raise_on_failure(ys, result, t_end, y_end, compiled, max_steps)
     if batch is not None and not save.steps:
         ts = ts[0]
-    e_tol = 10.0 * (rtol * jnp.abs(energy[..., 0]) + atol)
-    s_tol = rtol * jnp.abs(entropy).max(axis=-1) + atol
+    e_tol = 10.0 * (rtol * jnp.abs(energy[..., 0]) + atol_value)
+    s_tol = rtol * jnp.abs(entropy).max(axis=-1) + atol_value
     traj = Trajectory(
         ts=ts,
         ys=ys,
@@ -423,6 +459,35 @@ def _check_state_assumptions(compiled: CompiledModel, y0) -> None:
                 "domain over which the model was checked.",
                 stacklevel=3,
             )
+
+
+ATOL_FLOOR = 1e-10
+"""The scale-aware `atol` uses variables no smaller than this fraction of the largest."""
+
+
+def default_atol(y0: Any, rtol: Any) -> Any:
+    """The scale-aware default absolute tolerance of one initial state `y0` (shape `(n,)`):
+    `1e-2 rtol a`, `a` the smallest nonzero initial magnitude (at least `ATOL_FLOOR` times the
+    largest; 1 for an all-zero state). Traceable (it runs per ensemble member)."""
+    mags = jnp.abs(jnp.asarray(y0, dtype=float))
+    largest = jnp.max(mags)
+    smallest = jnp.min(jnp.where(mags > 0, mags, jnp.inf))
+    scale = jnp.where(largest > 0, jnp.maximum(smallest, ATOL_FLOOR * largest), 1.0)
+    return 1e-2 * rtol * scale
+
+
+def _positive(value: Any, where: str) -> float:
+    if is_traced(value):
+        raise InputError(f"{where}: must be a concrete number, not traced.")
+    if isinstance(value, bool):
+        raise InputError(f"{where}: expected a positive number, got {value!r}.")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: expected a positive number, got {value!r}.") from None
+    if not (np.isfinite(out) and out > 0):
+        raise InputError(f"{where}: expected a finite positive number, got {value!r}.")
+    return out
 
 
 def _as_time(value: Any, where: str) -> float:

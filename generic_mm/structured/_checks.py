@@ -332,4 +332,8 @@ def check_templates(model, options: CheckOptions) -> ConsistencyReport:
             results.append(broken)
         else:
             results.append(_combine(name, per_block))
-    return ConsistencyReport(model.name, results, region=region_lines, defaulted=defaulted)
+    # Every interaction is its own process (friction) or coupling (poisson): list each.
+    processes = {k: [v[c] for c in CONDITIONS if c in v] for k, v in per_block.items()}
+    return ConsistencyReport(
+        model.name, results, region=region_lines, defaulted=defaulted, processes=processes
+    )
