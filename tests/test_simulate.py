@@ -286,3 +286,26 @@ def test_trajectory_indexing_and_summary(osc):
         traj["x"]
     text = traj.summary()
     assert "relative drift" in text and "entropy produced" in text
+
+
+def test_bad_step_and_tolerance_arguments_are_input_errors(osc):
+    y0 = {"q": 1.0, "p": 0.0, "s": 0.0}
+    for kwargs, match in (
+        ({"dt0": -0.1}, "dt0: expected a finite positive number"),
+        ({"rtol": 0.0}, "rtol: expected a finite positive number"),
+        ({"atol": float("nan")}, "atol: expected a finite positive number"),
+        ({"atol": "tiny"}, "atol: expected a positive number"),
+    ):
+        with pytest.raises(gm.InputError, match=match):
+            gm.simulate(osc, y0, 1.0, **kwargs)
+    with pytest.raises(gm.InputError, match="seed must be an integer"):
+        gm.check(osc, seed=1.5)
+
+
+def test_default_atol_scales_with_the_state():
+    from generic_mm._simulate import default_atol
+
+    assert float(default_atol(np.array([300.0, 3e-6, 0.0]), 1e-8)) == pytest.approx(3e-16)
+    assert float(default_atol(np.zeros(3), 1e-8)) == pytest.approx(1e-10)
+    # A stray tiny value does not make the tolerance vanish: floor 1e-10 of the largest.
+    assert float(default_atol(np.array([1.0, 1e-200]), 1e-8)) == pytest.approx(1e-20)
