@@ -481,3 +481,31 @@ def test_repr_shows_the_values():
     own = Composite([Phase("a", fraction=1.0, conductivity=1.0, energy=u)])
     assert "Phase('a', fraction=1, conductivity=1, energy=u)" in repr(own)
     assert "exchange={}" in repr(own)
+
+
+def test_the_point_model_names_each_interface_and_reports_phase_temperatures():
+    c = Composite(
+        [
+            Phase("a", fraction=0.3, conductivity=1.0, heat_capacity=2.0),
+            Phase("b", fraction=0.5, conductivity=1.0, heat_capacity=0.5),
+            Phase("c", fraction=0.2, conductivity=1.0, heat_capacity=1.0),
+        ],
+        [
+            Interface("a", "b", h=2.0, area_density=1.0),
+            Interface("b", "c", h=0.5, area_density=1.0),
+        ],
+    )
+    model = c.model()
+    assert list(model.processes) == ["exchange_a_b", "exchange_b_c"]
+    report = gm.check(model)
+    assert report.ok and set(report.processes) == {"exchange_a_b", "exchange_b_c"}
+    T0 = {"a": 1.4, "b": 0.9, "c": 1.1}
+    traj = gm.simulate(model, c.state(T0), 1.0, saveat=11)
+    np.testing.assert_allclose(traj["T_a"][0], 1.4, rtol=1e-12)
+    np.testing.assert_allclose(traj["T_c"], traj.grad_energy["S_c"], rtol=1e-13)
+    by = traj.entropy_production_by_process
+    # Each interface produces H A (Ta - Tb)^2 / (Ta Tb) (Fourier exchange, entropic form).
+    Ta, Tb, Tc = (np.asarray(traj[f"T_{n}"]) for n in "abc")
+    np.testing.assert_allclose(by["exchange_a_b"], 2.0 * (Ta - Tb) ** 2 / (Ta * Tb), rtol=1e-10)
+    np.testing.assert_allclose(by["exchange_b_c"], 0.5 * (Tb - Tc) ** 2 / (Tb * Tc), rtol=1e-10)
+    np.testing.assert_allclose(sum(by.values()), traj.entropy_production, rtol=1e-12)

@@ -51,21 +51,27 @@ def point_model(composite, *, inertia=None, name: str | None = None) -> GenericM
         params[mu] = positive_number(inertia, "inertia", ModelError)
         energy += p**2 / (2 * mu)
         state = [eps, p, *state]
-        poisson = sp.zeros(len(state))
-        poisson[0, 1], poisson[1, 0] = 1, -1
-    friction = sp.zeros(len(state))
+        canonical = sp.zeros(len(state))
+        canonical[0, 1], canonical[1, 0] = 1, -1
+        poisson = {"inertia": canonical}
+    # One named process per interface: traj.entropy_production_by_process splits the
+    # production among them.
+    friction: dict[str, sp.Matrix] = {}
     for (a, b), H in composite.exchange.items():
         Hs = sp.Symbol(f"H_{a}_{b}", positive=True)
         params[Hs] = H
         Ta, Tb = sp.diff(energy, S[a]), sp.diff(energy, S[b])
-        add_block(friction, entropic_exchange(Hs, Ta, Tb), [state.index(S[a]), state.index(S[b])])
+        block = sp.zeros(len(state))
+        add_block(block, entropic_exchange(Hs, Ta, Tb), [state.index(S[a]), state.index(S[b])])
+        friction[f"exchange_{a}_{b}"] = block
     return GenericModel(
         state,
         energy,
         sum(S.values()),
         poisson,
-        friction,
+        friction or None,
         params=params,
+        observables={f"T_{n}": sp.diff(energy, S[n]) for n in composite.phases},
         name=name or f"averaged {composite.name}",
         description="Volume-averaged composite: one entropy per phase, interfacial heat "
         "exchange" + (", iso-strain thermoelasticity." if mech else "."),
