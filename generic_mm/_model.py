@@ -586,7 +586,7 @@ class GenericModel(AbstractModel):
         return ConsistencyReport(
             self.name,
             [results[c] for c in CONDITIONS],
-            region=region.describe(),
+            region=region.describe(self.units),
             defaulted=region.defaulted,
             processes={k: [r[c] for c in CONDITIONS if c in r] for k, r in parts.items()},
         )

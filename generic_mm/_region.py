@@ -77,10 +77,11 @@ class Axis:
         mag = np.exp(rng.uniform(math.log(a), math.log(hi), n)) * rng.choice([-1.0, 1.0], n)
         return np.where(rng.uniform(size=n) < 0.5, core, mag)
 
-    def describe(self) -> str:
+    def describe(self, unit: str | None = None) -> str:
         how = "declared" if self.declared else "default"
         scale = " (log)" if "log" in self.kind else ""
-        return f"{self.name} in [{self.lo:.3g}, {self.hi:.3g}]{scale}, {how}"
+        unit = f" {unit}" if unit else ""
+        return f"{self.name} in [{self.lo:.3g}, {self.hi:.3g}]{unit}{scale}, {how}"
 
 
 def state_axis(symbol: sp.Symbol, domain: tuple[float, float] | None) -> Axis:
@@ -146,8 +147,10 @@ class Region:
         ps[:n_actual] = self.actual[rows]
         return ys, ps
 
-    def describe(self) -> list[str]:
-        return [a.describe() for a in (*self.inputs, *self.params)]
+    def describe(self, units: Mapping[str, str] | None = None) -> list[str]:
+        """One line per axis; `units` (name -> unit) labels the intervals."""
+        units = units or {}
+        return [a.describe(units.get(a.name)) for a in (*self.inputs, *self.params)]
 
     @property
     def defaulted(self) -> tuple[str, ...]:

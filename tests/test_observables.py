@@ -3,6 +3,8 @@ saved and loaded: what a thermodynamicist reads off a run."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -270,3 +272,9 @@ def test_reprs_read_like_results(traj):
     assert "processes ['viscosity', 'conduction']" in text and "entropy produced" in text
     latex = MODEL._repr_latex_()
     assert latex.startswith("$$") and r"\dot{q}" in latex and "T_{1}" in latex
+
+
+def test_units_label_the_checked_region():
+    text = str(gm.check(MODEL, symbolic_timeout=0, samples=64))
+    assert "sampled region" in text
+    assert re.search(r"q in \[[^]]*\] m,", text) and re.search(r"p in \[[^]]*\],", text)
