@@ -39,7 +39,12 @@ SHARE = 10.0
 panel's vertical range (see `_group`)."""
 
 _CONJUGATE = re.compile(r"d([ES])/d(.+)")
-_KINDS = {"state": "state variables", "observable": "observables", "conjugate": "conjugates"}
+_KINDS = {
+    "state": "state variables",
+    "entropic": "entropy variables",
+    "observable": "observables",
+    "conjugate": "conjugates",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +90,8 @@ def plot(
     right, so they never cover data; a panel with a single curve has none (its axis label
     names it).
 
-    **Panels.** The chosen quantities are grouped first by kind (state variables,
+    **Panels.** The chosen quantities are grouped first by kind (mechanical state
+    variables, entropy variables (those with $\partial S/\partial x \ne 0$ along the run),
     observables, conjugates: never mixed) and then by scale. Two quantities share a panel
     only if each of them varies (max − min over time, cells and members) over at least a
     tenth of the panel's vertical range (`SHARE = 10`); a constant is a flat line and fits
@@ -243,7 +249,10 @@ def _resolve(traj: Trajectory, vars: Sequence[str] | str | None) -> list[tuple[s
     states = tuple(traj.state_names)
     observables = tuple(traj.observable_names)
     if vars is None:
-        return [(n, "state") for n in states] + [(n, "observable") for n in observables]
+        entropic = _entropic(traj)
+        return [(n, "entropic" if n in entropic else "state") for n in states] + [
+            (n, "observable") for n in observables
+        ]
     names = [vars] if isinstance(vars, str) else vars
     if not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
         raise InputError(
@@ -251,11 +260,12 @@ def _resolve(traj: Trajectory, vars: Sequence[str] | str | None) -> list[tuple[s
             f"got {vars!r}."
         )
     known = states + observables
+    entropic = _entropic(traj)
     out: list[tuple[str, str]] = []
     for i, name in enumerate(names):
         conjugate = _CONJUGATE.fullmatch(name)
         if name in states:
-            out.append((name, "state"))
+            out.append((name, "entropic" if name in entropic else "state"))
         elif name in observables:
             out.append((name, "observable"))
         elif conjugate and conjugate.group(2) in states:
@@ -272,12 +282,20 @@ def _resolve(traj: Trajectory, vars: Sequence[str] | str | None) -> list[tuple[s
     return out
 
 
+def _entropic(traj: Trajectory) -> set[str]:
+    """The state variables the entropy depends on along the run (none without conjugates)."""
+    if traj.conjugates is None:
+        return set()
+    grads = traj.grad_entropy
+    return {n for n in traj.state_names if np.any(np.asarray(grads[n]) != 0)}
+
+
 def _model_name(traj: Trajectory) -> str:
     return f"the model {traj.name!r}" if traj.name else "the model"
 
 
 def _values(traj: Trajectory, name: str, kind: str) -> Any:
-    if kind == "state":
+    if kind in ("state", "entropic"):
         return traj[name]
     if kind == "observable":
         return traj.observables[name]

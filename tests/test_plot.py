@@ -133,6 +133,17 @@ def test_momenta_and_entropies_on_different_axes(flat):
     assert span("p") > SHARE * span("s1") > 0
 
 
+def test_entropy_variables_never_share_a_panel_with_mechanics():
+    # Bath 2 starts cold: s2 changes by as much as q, within q's range, yet it is an
+    # entropy variable (dS/ds2 != 0) and is not drawn with the mechanics.
+    y0 = {"q": 1.0, "p": 0.0, "s1": 0.0, "s2": -1.0}
+    traj = gm.simulate(_oscillator(), y0, t1=10.0, params={"C": 1.0, "T0": 1.0})
+    span = lambda name: np.ptp(np.asarray(traj[name]))
+    assert span("s2") > 0.5 and -1.0 <= float(np.min(traj["s2"])) < float(np.max(traj["s2"])) < 1
+    fig = plot(traj, ["q", "p", "s2"], thermodynamics=False)
+    assert [_labels(ax) for ax in fig.axes] == [["q [m]", "p [kg m/s]"], ["s2 [J/K]"]]
+
+
 def _curve(label, lo, hi, kind="state"):
     return _Curve(label, kind, "", np.array([[lo, hi]]))
 
