@@ -1,11 +1,14 @@
 """The model-file expression parser: what it builds, what it refuses, and fuzzing."""
 
+import math
+
 import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from generic_mm.io import ExpressionError, parse_expression
-from generic_mm.io._modelfile import _text
+from generic_mm.io import ExpressionError, Guard, parse_expression
+from generic_mm.io._parser import nfkc_problem
+from generic_mm.io._writer import expression_text as _text
 
 x, y, k = sp.symbols("x y k", real=True)
 NAMES = {"x": x, "y": y, "k": k}
@@ -67,7 +70,7 @@ def test_parses_to_the_intended_expression(text, expected):
         ("x + " * 6000 + "x", "longer than|more than 5000 parts"),
         ("x +", "syntax error"),
         ("", "empty expression"),
-        ("1/0", "division by zero"),
+        ("1/0", "divides by zero"),
         ("gamma(1000000)", "larger than 170"),
         ("x < y", "comparisons \\(only in Piecewise conditions\\)"),
         ("exp", "'exp' is a function; call it"),
@@ -188,3 +191,62 @@ TOKENS = [
 @given(st.lists(st.sampled_from(TOKENS), max_size=30))
 def test_random_token_soup_parses_or_is_refused_cleanly(tokens):
     _parses_or_is_refused(" ".join(tokens))
+
+
+# -- structure and bounds ------------------------------------------------------------------
+
+
+def test_long_sums_and_products_are_flat_chains_not_deep_nests():
+    # Python nests `a + b + c ...` one level per operator; 500 terms are one SymPy Add.
+    text = " + ".join(f"{i}*x**{i % 7}" for i in range(1, 501))
+    assert parse_expression(text, NAMES) == sp.Add(*[i * x ** (i % 7) for i in range(1, 501)])
+    assert parse_expression("x - y - k", NAMES) == x - y - k
+    assert parse_expression("x / y / k", NAMES) == x / (y * k)
+    assert parse_expression("x / y * k", NAMES) == x * k / y
+    assert parse_expression("2**3**2", NAMES) == 512  # ** is right-associative
+
+
+def test_numbers_are_checked_in_double_precision_before_sympy_sees_them():
+    guard = Guard()
+    assert guard.value(sp.exp(sp.Integer(700))) == pytest.approx(math.exp(700))
+    assert guard.value(x + 1) is None  # depends on a symbol
+    with pytest.raises(ExpressionError, match="too large for double precision"):
+        guard.value(sp.exp(sp.Integer(710)))
+    with pytest.raises(ExpressionError, match="complex numbers are not allowed"):
+        guard.value(sp.I * x)
+    with pytest.raises(ExpressionError, match="no real value"):
+        guard.apply(sp.acosh, [sp.Rational(1, 2)], "acosh")
+
+
+def test_expression_dags_are_walked_without_recursion():
+    f = sp.Function("f")  # unevaluated: SymPy itself does not recurse while building
+    deep = x
+    for _ in range(20_000):
+        deep = f(deep)
+    assert Guard().value(deep) is None
+
+
+def test_definitions_are_sized_as_expanded_without_expanding():
+    guard = Guard()
+    d = [sp.Symbol(f"d{i}", real=True) for i in range(40)]
+    guard.define(d[0], x)
+    with pytest.raises(ExpressionError, match="more than 50,000 nodes"):
+        for i in range(1, 40):
+            guard.define(d[i], sp.sin(d[i - 1]) + sp.cos(d[i - 1]))
+    assert i < 20  # refused once the expansion would be too large, long before 2**40
+
+
+@pytest.mark.parametrize(
+    "text, char",
+    [("\uff4b*x", "FULLWIDTH LATIN SMALL LETTER K"), ("\U0001d404", "MATHEMATICAL BOLD CAPITAL E")],
+)
+def test_characters_python_would_fold_are_refused(text, char):
+    with pytest.raises(ExpressionError, match=f"{char}.* at column 1 would be read as"):
+        parse_expression(text, NAMES)
+    assert nfkc_problem("k_1") is None
+
+
+def test_long_integers_print_so_that_they_parse_back():
+    big = sp.Integer(10**100 + 7)
+    for expr in (big * x, x / big, sp.Rational(10**60 + 1, 10**55 + 3) * y):
+        assert parse_expression(_text(expr), NAMES) == expr

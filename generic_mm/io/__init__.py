@@ -1,5 +1,6 @@
 """Model files: `load_model` and `save_model` (TOML), and the safe expression parser."""
 
+from ._guard import Guard as Guard
 from ._modelfile import load_model as load_model, save_model as save_model
 from ._parser import (
     CONSTANTS as CONSTANTS,
@@ -7,3 +8,4 @@ from ._parser import (
     ExpressionError as ExpressionError,
     parse_expression as parse_expression,
 )
+from ._solvers import SOLVERS as SOLVERS, make_solver as make_solver

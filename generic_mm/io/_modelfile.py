@@ -1,16 +1,21 @@
 """TOML model files -> `GenericModel`, and back.
 
 Schema (see docs/model-files.md): `name`, `description`, `state`, `[assumptions]`,
-`[parameters]`, `[definitions]`, `[generic]` (`energy`, `entropy`, `poisson`, `friction`;
-operators dense as lists of rows or sparse as `{entries = {"p,s" = "..."}, symmetric = true}`),
+`[parameters]`, `[definitions]` (observables unless `private`), `[units]`, `[generic]`
+(`energy`, `entropy`, `poisson`, `friction`; each operator dense as lists of rows, sparse as
+`{entries = {"p,s" = "..."}, symmetric = true}`, or a table of named couplings / processes),
 `[domain]`, `[initial]`, `[simulation]`. Unknown keys are errors: nothing is ignored.
+
+Files are untrusted: sizes are bounded (bytes, state variables, expressions; see
+`_parser.py` and `_guard.py`), and every failure is a `ModelFileError` naming the file,
+table, key and entry.
 """
 
 from __future__ import annotations
 
+import keyword
 import math
 import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,12 +25,27 @@ import sympy as sp
 
 from .._errors import ModelError, ModelFileError
 from .._expressions import closest
+from .._files import writable_target, write_atomic as write_atomic
 from .._model import GenericModel
-from ._parser import ExpressionError, parse_expression
+from ._guard import Guard
+from ._operators import read_operators
+from ._parser import ExpressionError, nfkc_problem, parse_expression
+from ._solvers import SOLVERS as SOLVERS, make_solver as make_solver, takes_fixed_steps
+from ._writer import model_to_toml
 
-TABLES = ("assumptions", "parameters", "definitions", "generic", "domain", "initial", "simulation")
+TABLES = (
+    "assumptions",
+    "parameters",
+    "definitions",
+    "units",
+    "generic",
+    "domain",
+    "initial",
+    "simulation",
+)
 TOP_LEVEL = ("name", "description", "state", *TABLES)
 ASSUMPTIONS = ("positive", "nonnegative", "negative", "nonpositive")
+DEFINITION_KEYS = ("value", "private", "unit")
 SIMULATION = {
     "t0": float,
     "t1": float,
@@ -36,7 +56,13 @@ SIMULATION = {
     "dt0": float,
     "max_steps": int,
 }
-SOLVERS = ("Tsit5", "Dopri5", "Dopri8", "Heun", "Bosh3", "Kvaerno3", "Kvaerno5", "ImplicitEuler")
+MAX_FILE_BYTES = 1_000_000
+MAX_STATE = 100
+MAX_PARAMETERS = 10_000
+MAX_DEFINITIONS = 1_000
+MAX_COUNT = {"points": 1_000_000, "max_steps": 100_000_000}
+MAX_UNIT_LENGTH = 40
+_POSITIVE = ("rtol", "atol", "dt0")
 
 
 class _File:
@@ -61,9 +87,32 @@ def _check_keys(f: _File, table: Mapping, allowed, where: str) -> None:
 def _number(f: _File, value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise f.error(where, f"expected a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise f.error(where, f"expected a finite number, got {value}")
-    return float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # a TOML integer of hundreds of digits
+        out = math.inf
+    if not math.isfinite(out):
+        shown = value if isinstance(value, float) else _long_integer(value)
+        raise f.error(where, f"expected a finite number within double precision, got {shown}")
+    return out
+
+
+def _text(f: _File, value: Any, where: str, newlines: bool) -> str:
+    if not isinstance(value, str):
+        raise f.error(where, f"expected a string, got {type(value).__name__}")
+    # Printed by `generic-mm show` and in reports: no terminal control sequences.
+    allowed = "\n\t" if newlines else ""
+    bad = next((c for c in value if not (c.isprintable() or c in allowed)), None)
+    if bad is not None:
+        raise f.error(where, f"contains the control character {bad!r}")
+    return value
+
+
+def _long_integer(value: int) -> str:
+    if value.bit_length() < 14_000:
+        return f"an integer of {len(str(abs(value)))} digits"
+    # str() of an integer beyond 4,300 digits raises: count them from the bit length
+    return f"an integer of about {math.ceil(value.bit_length() * math.log10(2))} digits"
 
 
 def _identifier(f: _File, name: Any, where: str) -> str:
@@ -72,7 +121,10 @@ def _identifier(f: _File, name: Any, where: str) -> str:
             where,
             f"{name!r} is not a valid name (letters, digits, underscores; no leading underscore)",
         )
-    if name in ("pi", "Piecewise"):
+    problem = nfkc_problem(name)
+    if problem:
+        raise f.error(where, f"{name!r}: {problem}")
+    if name in ("pi", "Piecewise") or keyword.iskeyword(name):
         raise f.error(where, f"{name!r} is reserved; choose another name")
     return name
 
@@ -80,22 +132,28 @@ def _identifier(f: _File, name: Any, where: str) -> str:
 def load_model(path: str | os.PathLike) -> GenericModel:
     """Read a TOML model file into a [`generic_mm.GenericModel`][].
 
-    The model also carries the file's `description`, `initial_state` (from `[initial]`) and
-    `simulation` defaults (from `[simulation]`). Expressions are parsed safely (see
+    The model also carries the file's `description`, `initial_state` (from `[initial]`),
+    `simulation` defaults (from `[simulation]`), definitions (unexpanded), observables (the
+    definitions not marked private) and units. Expressions are parsed safely (see
     `generic_mm.io.parse_expression`): nothing in the file is executed.
 
     **Raises:** `ModelFileError` naming the file, table, key and entry.
     """
     f = _File(Path(path))
     try:
-        raw = f.path.read_bytes()
+        with open(f.path, "rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         raise ModelFileError(f"{f.path}: cannot read the file: {err.strerror or err}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ModelFileError(f"{f.path}: larger than {MAX_FILE_BYTES:,} bytes; not a model file?")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ModelFileError(f"{f.path}: not a UTF-8 text file") from None
-    except tomllib.TOMLDecodeError as err:
+    except (RecursionError, MemoryError):
+        raise ModelFileError(f"{f.path}: not valid TOML: nested too deeply") from None
+    except ValueError as err:  # TOMLDecodeError, and integers beyond Python's digit limit
         raise ModelFileError(f"{f.path}: not valid TOML: {err}") from None
     return _build(f, data)
 
@@ -106,51 +164,35 @@ def _build(f: _File, data: dict) -> GenericModel:
         if key not in data:
             raise f.error("top level", f"missing required key {key!r}")
     for key in ("name", "description"):
-        if key in data and not isinstance(data[key], str):
-            raise f.error(key, f"expected a string, got {type(data[key]).__name__}")
+        if key in data:
+            _text(f, data[key], key, newlines=key == "description")
     tables = {k: data.get(k, {}) for k in TABLES}
     for key, value in tables.items():
         if not isinstance(value, dict):
             raise f.error(f"[{key}]", f"expected a table, got {type(value).__name__}")
     state_names = _state(f, data["state"])
-    params = {
-        _identifier(f, k, f"[parameters] {k}"): _number(f, v, f"[parameters] {k}")
-        for k, v in tables["parameters"].items()
-    }
-    for name in params:
-        if name in state_names:
-            raise f.error(
-                f"[parameters] {name}", f"{name!r} is also a state variable; use distinct names"
-            )
+    params = _parameters(f, tables["parameters"], state_names)
     symbols = _symbols(f, state_names, params, tables["assumptions"])
     names: dict[str, sp.Expr] = dict(symbols)
-    _definitions(f, tables["definitions"], names)
-    fields = _generic(f, tables["generic"], names, state_names)
-    domain = {}
-    for key, value in tables["domain"].items():
-        where = f"[domain] {key}"
-        if not isinstance(value, list) or len(value) != 2:
-            raise f.error(where, f"expected [lo, hi], got {value!r}")
-        domain[key] = (_number(f, value[0], where), _number(f, value[1], where))
+    guard = Guard()
+    definitions, public, units = _definitions(f, tables["definitions"], names, guard)
+    fields = _generic(f, tables["generic"], names, state_names, guard)
+    units = _units(f, tables["units"], units, [*state_names, *params, *public], definitions)
     initial = None
     if "initial" in data:
-        initial = {k: _number(f, v, f"[initial] {k}") for k, v in tables["initial"].items()}
-        for k in initial:
-            if k not in state_names:
-                raise f.error(f"[initial] {k}", f"not a state variable{closest(k, state_names)}")
-        missing = [n for n in state_names if n not in initial]
-        if missing:
-            raise f.error("[initial]", f"missing initial value(s) for {', '.join(missing)}")
-    simulation = _simulation(f, tables["simulation"])
+        initial = _initial(f, tables["initial"], state_names)
     try:
         return GenericModel(
             state=[symbols[n] for n in state_names],
             params={symbols[n]: v for n, v in params.items()},
             name=data.get("name", f.path.stem),
-            domain=domain,
+            domain=_domain(f, tables["domain"], [*state_names, *params]),
             description=data.get("description"),
             initial_state=initial,
-            simulation=simulation,
+            simulation=_simulation(f, tables["simulation"]),
+            definitions=definitions or None,
+            observables={n: sp.Symbol(n, real=True) for n in public} or None,
+            units=units or None,
             **fields,
         )
     except ModelError as err:
@@ -160,6 +202,13 @@ def _build(f: _File, data: dict) -> GenericModel:
 def _state(f: _File, state: Any) -> list[str]:
     if not isinstance(state, list) or not state:
         raise f.error("state", 'expected a non-empty list of names, e.g. state = ["q", "p"]')
+    if len(state) > MAX_STATE:
+        raise f.error(
+            "state",
+            f"{len(state)} state variables; a model file holds a flat model of at most "
+            f"{MAX_STATE}. Build larger systems (chains, grids, fields) as structured models "
+            "in Python (generic_mm.structured), whose operators are sparse.",
+        )
     seen: list[str] = []
     for i, name in enumerate(state):
         _identifier(f, name, f"state[{i}]")
@@ -169,6 +218,19 @@ def _state(f: _File, state: Any) -> list[str]:
     return seen
 
 
+def _parameters(f: _File, table: dict, state: list[str]) -> dict[str, float]:
+    if len(table) > MAX_PARAMETERS:
+        raise f.error("[parameters]", f"{len(table):,} parameters; at most {MAX_PARAMETERS:,}")
+    params = {}
+    for key, value in table.items():
+        where = f"[parameters] {key}"
+        _identifier(f, key, where)
+        if key in state:
+            raise f.error(where, f"{key!r} is also a state variable; use distinct names")
+        params[key] = _number(f, value, where)
+    return params
+
+
 def _symbols(f: _File, state: list[str], params: dict, assumptions: dict) -> dict[str, sp.Symbol]:
     _check_keys(f, assumptions, ASSUMPTIONS, "[assumptions]")
     flags: dict[str, dict[str, bool]] = {n: {"real": True} for n in (*state, *params)}
@@ -176,103 +238,154 @@ def _symbols(f: _File, state: list[str], params: dict, assumptions: dict) -> dic
         if not isinstance(names, list):
             raise f.error(f"[assumptions] {kind}", "expected a list of names")
         for name in names:
-            if name not in flags:
+            if not isinstance(name, str) or name not in flags:
                 raise f.error(
                     f"[assumptions] {kind}",
                     f"{name!r} is not a state variable or parameter{closest(str(name), flags)}",
                 )
             flags[name][kind] = True
-    return {name: sp.Symbol(name, **kw) for name, kw in flags.items()}
+    try:
+        return {name: sp.Symbol(name, **kw) for name, kw in flags.items()}
+    except ValueError as err:  # contradictory assumptions (positive and negative)
+        raise f.error("[assumptions]", f"contradictory assumptions: {err}") from None
 
 
-def _definitions(f: _File, definitions: dict, names: dict[str, sp.Expr]) -> None:
-    order = list(definitions)
-    for i, (key, text) in enumerate(definitions.items()):
+def _definition_entry(f: _File, entry: Any, where: str) -> tuple[Any, bool, str | None]:
+    """(expression text, private, unit) of one `[definitions]` entry."""
+    if not isinstance(entry, dict):
+        return entry, False, None
+    _check_keys(f, entry, DEFINITION_KEYS, where)
+    if "value" not in entry:
+        raise f.error(where, 'missing "value": write { value = "expression", private = true }')
+    private = entry.get("private", False)
+    if not isinstance(private, bool):
+        raise f.error(f"{where}.private", f"expected true or false, got {private!r}")
+    unit = entry.get("unit")
+    if unit is not None:
+        unit = _unit(f, unit, f"{where}.unit")
+        if private:
+            raise f.error(
+                f"{where}.unit", "a private definition is not an observable and has no unit"
+            )
+    return entry["value"], private, unit
+
+
+def _definitions(
+    f: _File, table: dict, names: dict[str, sp.Expr], guard: Guard
+) -> tuple[dict[str, sp.Expr], list[str], dict[str, str]]:
+    """Definitions as written (each later one uses the symbols of the earlier ones), the
+    names of the public ones (observables) and their units."""
+    if len(table) > MAX_DEFINITIONS:
+        raise f.error("[definitions]", f"{len(table):,} definitions; at most {MAX_DEFINITIONS:,}")
+    later = set(table)
+    definitions: dict[str, sp.Expr] = {}
+    public: list[str] = []
+    units: dict[str, str] = {}
+    for key, entry in table.items():
         where = f"[definitions] {key}"
+        later.discard(key)
         _identifier(f, key, where)
         if key in names:
             raise f.error(where, f"{key!r} is already a state variable, parameter or definition")
+        text, private, unit = _definition_entry(f, entry, where)
+        symbol = sp.Symbol(key, real=True)
         try:
-            names[key] = parse_expression(text, names, later=set(order[i + 1 :]))
+            expr = parse_expression(text, names, later=later, guard=guard)
+            guard.define(symbol, expr)
         except ExpressionError as err:
             raise f.error(where, str(err)) from None
+        names[key] = symbol
+        definitions[key] = expr
+        if not private:
+            public.append(key)
+        if unit is not None:
+            units[key] = unit
+    return definitions, public, units
 
 
-def _generic(f: _File, generic: dict, names: dict, state: list[str]) -> dict[str, Any]:
+def _generic(
+    f: _File, generic: dict, names: dict[str, sp.Expr], state: list[str], guard: Guard
+) -> dict[str, Any]:
     _check_keys(f, generic, ("energy", "entropy", "poisson", "friction"), "[generic]")
+
+    def parse(text: Any, where: str) -> sp.Expr:
+        try:
+            expr = parse_expression(text, names, guard=guard)
+            guard.admit(expr)
+        except ExpressionError as err:
+            raise f.error(where, str(err)) from None
+        return expr
+
+    def identifier(name: Any, where: str) -> str:
+        return _identifier(f, name, where)
+
     out: dict[str, Any] = {}
     for key in ("energy", "entropy"):
         if key not in generic:
             raise f.error("[generic]", f"missing {key!r}")
-        try:
-            out[key] = parse_expression(generic[key], names)
-        except ExpressionError as err:
-            raise f.error(f"[generic] {key}", str(err)) from None
-    out["poisson"] = _operator(f, generic.get("poisson"), "poisson", names, state)
-    out["friction"] = _operator(f, generic.get("friction"), "friction", names, state)
+        out[key] = parse(generic[key], f"[generic] {key}")
+    for key in ("poisson", "friction"):
+        out[key] = read_operators(generic.get(key), key, state, parse, f.error, identifier)
     return out
 
 
-def _operator(f: _File, value: Any, field: str, names: dict, state: list[str]) -> sp.Matrix:
-    n = len(state)
-    mat = sp.zeros(n, n)
-    if value is None:
-        return mat
-    where = f"[generic] {field}"
+def _unit(f: _File, unit: Any, where: str) -> str:
+    if not isinstance(unit, str):
+        raise f.error(where, f'expected a unit as a string, e.g. "K", got {unit!r}')
+    if len(unit) > MAX_UNIT_LENGTH or not unit.isprintable() or "$" in unit:
+        raise f.error(
+            where,
+            f"a unit is plain printable text of at most {MAX_UNIT_LENGTH} characters without "
+            f"'$', got {unit[:MAX_UNIT_LENGTH]!r}",
+        )
+    return unit
 
-    def parse(text, i, j):
-        try:
-            return parse_expression(text, names)
-        except ExpressionError as err:
-            raise f.error(f"{where}[{state[i]}, {state[j]}]", str(err)) from None
 
-    if isinstance(value, list):
-        if len(value) != n:
-            raise f.error(where, f"has {len(value)} rows; expected {n} (one per state variable)")
-        for i, row in enumerate(value):
-            if not isinstance(row, list) or len(row) != n:
-                got = len(row) if isinstance(row, list) else type(row).__name__
-                raise f.error(f"{where} row {i} ({state[i]})", f"has {got} entries; expected {n}")
-            for j, text in enumerate(row):
-                mat[i, j] = parse(text, i, j)
-        return mat
-    if not isinstance(value, dict):
-        raise f.error(where, 'expected a list of rows or a table with entries = {"a,b" = "..."}')
-    fill = "symmetric" if field == "friction" else "antisymmetric"
-    _check_keys(f, value, ("entries", fill), where)
-    mirror = value.get(fill, False)
-    if not isinstance(mirror, bool):
-        raise f.error(f"{where}.{fill}", "expected true or false")
-    entries = value.get("entries", {})
-    if not isinstance(entries, dict):
-        raise f.error(f"{where}.entries", 'expected a table "row,column" = "expression"')
-    given: set[tuple[int, int]] = set()
-    for key, text in entries.items():
-        parts = [p.strip() for p in str(key).split(",")]
-        if len(parts) != 2 or any(p not in state for p in parts):
-            bad = next((p for p in parts if p not in state), key)
+def _units(
+    f: _File, table: dict, units: dict[str, str], known: list[str], definitions: Mapping
+) -> dict[str, str]:
+    out = dict(units)
+    for name, unit in table.items():
+        where = f"[units] {name}"
+        if name in definitions and name not in known:
+            raise f.error(where, f"{name!r} is a private definition, not an observable")
+        if name not in known:
             raise f.error(
-                f"{where}.entries[{key!r}]",
-                f'expected "row,column" with state names; {bad!r} is not one{closest(bad, state)}',
+                where,
+                f"{name!r} is not a state variable, parameter or observable{closest(name, known)}",
             )
-        i, j = state.index(parts[0]), state.index(parts[1])
-        for pos in {(i, j), (j, i)} if mirror else {(i, j)}:
-            if pos in given:
-                raise f.error(
-                    f"{where}.entries[{key!r}]",
-                    f"entry ({state[pos[0]]}, {state[pos[1]]}) is given twice",
-                )
-            given.add(pos)
-        expr = parse(text, i, j)
-        mat[i, j] = expr
-        if mirror and i != j:
-            mat[j, i] = expr if fill == "symmetric" else -expr
-        elif mirror and fill == "antisymmetric" and expr != 0:
+        if name in out:
+            raise f.error(where, f"the unit of {name!r} is also given in [definitions]")
+        out[name] = _unit(f, unit, where)
+    return {name: out[name] for name in known if name in out}
+
+
+def _domain(f: _File, table: dict, known: list[str]) -> dict[str, tuple[float, float]]:
+    domain = {}
+    for key, value in table.items():
+        where = f"[domain] {key}"
+        if key not in known:
             raise f.error(
-                f"{where}.entries[{key!r}]",
-                "a diagonal entry of an antisymmetric operator must be 0",
+                where, f"{key!r} is not a state variable or parameter{closest(key, known)}"
             )
-    return mat
+        if not isinstance(value, list) or len(value) != 2:
+            raise f.error(where, f"expected [lo, hi], got {value!r}")
+        lo, hi = _number(f, value[0], where), _number(f, value[1], where)
+        if not lo < hi:
+            raise f.error(where, f"expected lo < hi, got [{lo}, {hi}]")
+        domain[key] = (lo, hi)
+    return domain
+
+
+def _initial(f: _File, table: dict, state: list[str]) -> dict[str, float]:
+    initial = {k: _number(f, v, f"[initial] {k}") for k, v in table.items()}
+    for k in initial:
+        if k not in state:
+            raise f.error(f"[initial] {k}", f"not a state variable{closest(k, state)}")
+    missing = [n for n in state if n not in initial]
+    if missing:
+        raise f.error("[initial]", f"missing initial value(s) for {', '.join(missing)}")
+    return initial
 
 
 def _simulation(f: _File, table: dict) -> dict[str, Any]:
@@ -282,145 +395,57 @@ def _simulation(f: _File, table: dict) -> dict[str, Any]:
         where = f"[simulation] {key}"
         kind = SIMULATION[key]
         if kind is str:
-            if value not in SOLVERS:
+            if not isinstance(value, str) or value not in SOLVERS:
                 raise f.error(
                     where,
-                    f"unknown solver {value!r}{closest(str(value), SOLVERS)}; one of {', '.join(SOLVERS)}",
+                    f"unknown solver {value!r}{closest(str(value), SOLVERS)}; one of "
+                    f"{', '.join(SOLVERS)}",
                 )
             out[key] = value
         elif kind is int:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise f.error(where, f"expected a positive integer, got {value!r}")
+            top = MAX_COUNT[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                big = isinstance(value, int) and abs(value) >= 10**20
+                shown = _long_integer(value) if big else repr(value)
+                raise f.error(where, f"expected an integer from 1 to {top:,}, got {shown}")
             out[key] = value
         else:
             out[key] = _number(f, value, where)
+            if key in _POSITIVE and out[key] <= 0:
+                raise f.error(where, f"expected a positive number, got {value!r}")
+    t0, t1 = out.get("t0", 0.0), out.get("t1")
+    if t1 is not None and t1 <= t0:
+        raise f.error("[simulation] t1", f"the end time {t1} is not after t0 = {t0}")
+    solver = out.get("solver")
+    if solver is not None and "dt0" not in out and takes_fixed_steps(solver):
+        raise f.error(
+            "[simulation] solver",
+            f"{solver} takes fixed steps (it has no error estimate): give the step size dt0",
+        )
     return out
-
-
-# -- writing ------------------------------------------------------------------------------
-
-
-class _Printer(sp.printing.str.StrPrinter):
-    """`str` of SymPy expressions that `parse_expression` reads back exactly."""
-
-    def _print_Exp1(self, expr):
-        return "exp(1)"  # "E" may be a symbol of the model (e.g. Young's modulus)
-
-    def _print_Float(self, expr):
-        return repr(float(expr))
-
-    def _print_Relational(self, expr):
-        ops = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-        return f"({self._print(expr.lhs)} {ops[expr.rel_op]} {self._print(expr.rhs)})"
-
-    def _print_And(self, expr):
-        return "(" + " and ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Or(self, expr):
-        return "(" + " or ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Not(self, expr):
-        return f"(not {self._print(expr.args[0])})"
-
-    def _print_Heaviside(self, expr):
-        return f"Heaviside({', '.join(self._print(a) for a in expr.args)})"
-
-
-def _text(expr: sp.Basic) -> str:
-    return _Printer().doprint(expr)
-
-
-def _toml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _toml_num(v: float) -> str:
-    return repr(float(v))
-
-
-def model_to_toml(model: GenericModel) -> str:
-    """The TOML text of a model (what `save_model` writes)."""
-    lines = [f"name = {_toml_str(model.name)}"]
-    if model.description:
-        lines.append(f"description = {_toml_str(model.description)}")
-    lines.append("state = [" + ", ".join(_toml_str(n) for n in model.state_names) + "]")
-    symbols = (*model.state, *model.param_symbols)
-    kinds = {k: [s.name for s in symbols if getattr(s, f"is_{k}")] for k in ASSUMPTIONS}
-    # positive implies nonnegative: write the strongest statement only
-    kinds["nonnegative"] = [n for n in kinds["nonnegative"] if n not in kinds["positive"]]
-    kinds["nonpositive"] = [n for n in kinds["nonpositive"] if n not in kinds["negative"]]
-    if any(kinds.values()):
-        lines += ["", "[assumptions]"]
-        lines += [
-            f"{k} = [" + ", ".join(_toml_str(n) for n in v) + "]" for k, v in kinds.items() if v
-        ]
-    if model.params:
-        lines += ["", "[parameters]"]
-        lines += [f"{s.name} = {_toml_num(model.params[s])}" for s in model.param_symbols]
-    lines += [
-        "",
-        "[generic]",
-        f"energy = {_toml_str(_text(model.energy))}",
-        f"entropy = {_toml_str(_text(model.entropy))}",
-    ]
-    names = model.state_names
-    for field in ("poisson", "friction"):
-        mat = getattr(model, field)
-        nonzero = [(i, j) for i in range(model.n) for j in range(model.n) if mat[i, j] != 0]
-        if not nonzero:
-            continue
-        if model.n <= 6:
-            rows = ", ".join(
-                "[" + ", ".join(_toml_str(_text(mat[i, j])) for j in range(model.n)) + "]"
-                for i in range(model.n)
-            )
-            lines.append(f"{field} = [{rows}]")
-        else:
-            lines += ["", f"[generic.{field}.entries]"]
-            lines += [
-                f"{_toml_str(f'{names[i]},{names[j]}')} = {_toml_str(_text(mat[i, j]))}"
-                for i, j in nonzero
-            ]
-    if model.domain:
-        lines += ["", "[domain]"]
-        lines += [
-            f"{k} = [{_toml_num(lo)}, {_toml_num(hi)}]" for k, (lo, hi) in model.domain.items()
-        ]
-    if model.initial_state:
-        lines += ["", "[initial]"]
-        lines += [f"{k} = {_toml_num(v)}" for k, v in model.initial_state.items()]
-    if model.simulation:
-        lines += ["", "[simulation]"]
-        for k, v in model.simulation.items():
-            lines.append(f"{k} = {_toml_str(v) if isinstance(v, str) else repr(v)}")
-    return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and a rename: never a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_model(model: GenericModel, path: str | os.PathLike) -> Path:
     """Write a model to a TOML file that [`generic_mm.load_model`][] reads back to the same
-    model (the file is written atomically).
+    model: definitions unexpanded (private ones marked), observables, named processes and
+    couplings, units, `[initial]` and `[simulation]`, so the saved file runs as the original
+    did. The file is written atomically.
 
     **Returns:** the path written.
+
+    **Raises:** `InputError` when the folder does not exist or `path` is a folder;
+    `ModelFileError` when the model cannot be written as a model file.
     """
     if not isinstance(model, GenericModel):
         raise ModelFileError(f"save_model: expected a GenericModel, got {type(model).__name__}")
+    target = writable_target(path, "save_model")
     text = model_to_toml(model)
     # Refuse to write what could not be read back.
-    _build(_File(Path(path)), tomllib.loads(text))
-    write_atomic(Path(path), text.encode("utf-8"))
-    return Path(path)
+    try:
+        _build(_File(target), tomllib.loads(text))
+    except ModelFileError as err:
+        raise ModelFileError(
+            f"save_model: the model cannot be written as a model file: {err}"
+        ) from None
+    write_atomic(target, text.encode("utf-8"))
+    return target
