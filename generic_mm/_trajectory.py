@@ -171,8 +171,9 @@ class Trajectory(eqx.Module):
 
     @property
     def _valid(self) -> Flags:
-        # Saving at solver steps pads unused slots with inf.
-        return jnp.isfinite(self.ts)
+        # Saving at solver steps pads unused slots with inf; an ensemble over parameters
+        # shares one time axis.
+        return jnp.broadcast_to(jnp.isfinite(self.ts), self.entropy.shape)
 
     @property
     def entropy_decreased(self) -> Flags:

@@ -238,7 +238,7 @@ HOSTILE = {
     "huge_integer_points": (
         BASE.replace("t1 = 1.0", f"t1 = 1.0\npoints = {BIG}"),
         r"\[simulation\] points",
-        "expected an integer from 1 to",
+        "expected an integer from 2 to",
     ),
     "huge_integer_in_expression": (
         BASE.replace('entropy = "s"', f"entropy = {BIG}"),

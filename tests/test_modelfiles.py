@@ -1,6 +1,7 @@
 """Model files: the library loads, checks and runs; round trips; errors name file/table/key."""
 
 import math
+import re
 import textwrap
 
 import numpy as np
@@ -574,3 +575,13 @@ def test_simulation_table_errors(tmp_path, old, new, match):
     assert old in THERMO
     with pytest.raises(gm.ModelFileError, match=match):
         gm.load_model(write(tmp_path, THERMO.replace(old, new, 1)))
+
+
+def test_simulation_points_need_both_end_points(tmp_path):
+    (path,) = [f for f in LIBRARY if f.stem == "damped_oscillator"]
+    text = path.read_text()
+    assert "points" in text
+    bad = tmp_path / "one_point.toml"
+    bad.write_text(re.sub(r"points = \d+", "points = 1", text))
+    with pytest.raises(gm.ModelFileError, match=r"\[simulation\] points.*from 2 to"):
+        gm.load_model(bad)

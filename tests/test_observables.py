@@ -115,6 +115,9 @@ def test_ensembles_batch_observables_and_processes():
     # More friction, more viscous production early on.
     v = np.asarray(ens.entropy_production_by_process["viscosity"])
     assert np.all(v[1, 1:4] > v[0, 1:4])
+    # An ensemble over parameters shares one time axis; per-member results still work.
+    produced = np.asarray(ens.entropy_produced)
+    assert produced.shape == (2,) and np.all(produced > 0) and "ensemble of 2" in ens.summary()
 
 
 def test_each_process_is_checked_on_its_own():

@@ -61,6 +61,7 @@ MAX_STATE = 100
 MAX_PARAMETERS = 10_000
 MAX_DEFINITIONS = 1_000
 MAX_COUNT = {"points": 1_000_000, "max_steps": 100_000_000}
+MIN_COUNT = {"points": 2, "max_steps": 1}  # a trajectory has at least its two end points
 MAX_UNIT_LENGTH = 40
 _POSITIVE = ("rtol", "atol", "dt0")
 
@@ -403,11 +404,11 @@ def _simulation(f: _File, table: dict) -> dict[str, Any]:
                 )
             out[key] = value
         elif kind is int:
-            top = MAX_COUNT[key]
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            low, top = MIN_COUNT[key], MAX_COUNT[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= top:
                 big = isinstance(value, int) and abs(value) >= 10**20
                 shown = _long_integer(value) if big else repr(value)
-                raise f.error(where, f"expected an integer from 1 to {top:,}, got {shown}")
+                raise f.error(where, f"expected an integer from {low} to {top:,}, got {shown}")
             out[key] = value
         else:
             out[key] = _number(f, value, where)

@@ -1,0 +1,5 @@
+"""`python -m generic_mm.cli`: the `generic-mm` command."""
+
+from . import entry
+
+entry()
