@@ -287,7 +287,7 @@ def _dg_steps(cm, y0, h):
         max_steps=40,
         throw=False,
     )
-    e, s, _ = jax.vmap(cm.observables)(sol.ys)
+    e, s, _ = jax.vmap(cm.thermodynamics)(sol.ys)
     R = diffrax.RESULTS
     ok = sol.result == R.successful
     root_finding_failed = (
