@@ -30,13 +30,13 @@ from ._model import (
     GenericModel as GenericModel,
     SourceForm as SourceForm,
 )
+from ._plot import plot as plot
 from ._region import ParameterSpec as ParameterSpec
 from ._report import (
     CONDITIONS as CONDITIONS,
     CheckResult as CheckResult,
     ConsistencyReport as ConsistencyReport,
 )
-from ._plot import plot as plot
 from ._simulate import simulate as simulate
 from ._trajectory import (
     Conjugates as Conjugates,

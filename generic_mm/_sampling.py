@@ -355,19 +355,25 @@ def _search_psd(sampled: SampledChecks) -> tuple[np.ndarray, np.ndarray, np.ndar
         return None
     P = np.asarray(jax.vmap(lambda g: _complement(jnp.asarray(active), g))(jnp.asarray(sampled.gE)))
     P = np.where(np.isfinite(P), P, 0.0)
-    # Shift the projected-out directions up so the smallest eigenvalue is a meaningful one.
+    # Shift the projected-out directions above every eigenvalue of the normalised operator
+    # (at most K in magnitude), so the smallest eigenvalue, and the start direction, is a
+    # meaningful one: a start along a projected-out direction has no search direction.
     Mn = (
         np.where(usable[:, None, None], sampled.M, 0.0)
         / np.where(usable, scale, 1.0)[:, None, None]
     )
-    Mp = P @ (0.5 * (Mn + np.swapaxes(Mn, 1, 2))) @ P + (np.eye(K) - P)
+    Mp = P @ (0.5 * (Mn + np.swapaxes(Mn, 1, 2))) @ P + (K + 1.0) * (np.eye(K) - P)
     eigvals, eigvecs = np.linalg.eigh(np.where(usable[:, None, None], Mp, np.eye(K)))
     # Start where the smallest meaningful eigenvalue is smallest, but clearly nonzero: at a
-    # numerically singular sample (a vanishing prefactor) the landscape is flat.
+    # numerically singular sample (a vanishing prefactor) the landscape is flat. Half the
+    # starts by that ratio, half by the eigenvalue itself (where a prefactor is smallest).
     quotient = np.where(usable & (np.abs(eigvals[:, 0]) > 1e-6), eigvals[:, 0], np.inf)
     if not np.isfinite(quotient).any():
         return None
-    starts = np.argsort(quotient)[: min(SEARCH_STARTS, int(np.isfinite(quotient).sum()))]
+    raw = np.where(np.isfinite(quotient), eigvals[:, 0] * np.where(usable, scale, 0.0), np.inf)
+    count = min(SEARCH_STARTS, int(np.isfinite(quotient).sum()))
+    starts = list(np.argsort(quotient)[: (count + 1) // 2])
+    starts += [k for k in np.argsort(raw) if k not in starts][: count - len(starts)]
     region, program = sampled.region, block.search_program
     axes_y, axes_p = region.inputs, region.params
     ny, n_p = len(axes_y), len(axes_p)
@@ -383,28 +389,33 @@ def _search_psd(sampled: SampledChecks) -> tuple[np.ndarray, np.ndarray, np.ndar
             for k in starts
         ]
     )
+    s0 = np.asarray([scale[k] for k in starts])
     mask = jnp.asarray(active)
 
-    def objective(z):
-        # Scale-free (relative to max|M| at the same point), as the judge measures it: the
-        # search follows the ratio of the smallest to the largest eigenvalue into the
-        # negative, not an overall prefactor of M to zero.
+    def objective(z, start_scale):
+        # Relative to max|M| here plus max|M| at the start. Near the start this is half the
+        # scale-free ratio of the smallest to the largest eigenvalue, as the judge measures
+        # it, so the search does not just drive an overall prefactor of M to zero. Where a
+        # prefactor f changes sign (M = f(x) C) that ratio alone is sign(f) times a function
+        # of C (flat in f); with the start's scale added it is f g / ((|f| + |f_0|) c),
+        # smooth and increasing in f, so the search follows f to where it is negative.
         y, p, v = _to_box(axes_y, z[:ny]), _to_box(axes_p, z[ny : ny + n_p]), z[ny + n_p :]
         Mz, gE = program(y, p)
         u = _complement(mask, gE) @ v
-        quotient = (u @ (0.5 * (Mz + Mz.T)) @ u) / (jnp.dot(u, u) * jnp.max(jnp.abs(Mz)))
-        return jnp.where(jnp.isfinite(quotient), quotient, 1.0)
+        rayleigh = (u @ (0.5 * (Mz + Mz.T)) @ u) / jnp.dot(u, u)
+        value = rayleigh / (jnp.max(jnp.abs(Mz)) + start_scale)
+        return jnp.where(jnp.isfinite(value), value, 1.0)
 
     @jax.jit
-    def run(z0):
-        def one(z_start):
-            z = _descend(objective, z_start)
+    def run(z0, s0):
+        def one(z_start, start_scale):
+            z = _descend(lambda z: objective(z, start_scale), z_start)
             y, p = _to_box(axes_y, z[:ny]), _to_box(axes_p, z[ny : ny + n_p])
             return y, p, program(y, p)[0]
 
-        return jax.vmap(one)(z0)
+        return jax.vmap(one)(z0, s0)
 
-    ys, ps, Ms = run(jnp.asarray(z0))
+    ys, ps, Ms = run(jnp.asarray(z0), jnp.asarray(s0))
     return np.asarray(ys), np.asarray(ps).reshape(len(starts), n_p), np.asarray(Ms)
 
 

@@ -402,3 +402,37 @@ def test_free_conjugates_are_sampled_where_the_assembled_model_takes_them():
     assert not psd(model(10.0)).passed
     # with s <= 1.5 every temperature stays below T0 exp(s/C) <= 2 e^3 ~ 40: it holds
     assert psd(model(1.5)).passed
+
+
+def test_the_search_follows_a_prefactor_that_changes_sign():
+    # M = f(x, y) C with C positive definite and f < 0 only in a disk of radius 1e-3: the
+    # ratio of eigenvalues is sign(f) everywhere (flat), the search must follow f itself.
+    x, y = sp.symbols("x y", real=True)
+    bad = (x - sp.Rational(7, 10)) ** 2 + (y - sp.Rational(3, 10)) ** 2 - sp.Rational(1, 10**6)
+    C = sp.Matrix([[2, 1], [1, 2]])
+    for friction in (bad * C, {"structure": C, "disk": bad * C}):
+        found = gm.check(gm.GenericModel([x, y], 0, x + y, None, friction))
+        result = found["friction_positive_semidefinite"]
+        assert not result.passed, friction
+        assert float(bad.subs({x: result.counterexample["x"], y: result.counterexample["y"]})) < 0
+
+
+def test_the_search_finds_a_sign_changing_prefactor_of_a_degenerate_process():
+    # Heat conduction between two baths whose conductance is negative only in a disk of
+    # radius 1e-3 in the (q, p) plane of a mechanical pair it does not act on: the search
+    # must start on the complement of grad E (M's null direction) and follow the prefactor.
+    q, p, s1, s2 = sp.symbols("q p s1 s2", real=True)
+    T1, T2 = sp.exp(s1), sp.exp(s2)
+    bad = (q - sp.Rational(3, 10)) ** 2 + (p - sp.Rational(7, 10)) ** 2 - sp.Rational(1, 10**6)
+    cond = sp.zeros(4, 4)
+    cond[2, 2], cond[2, 3], cond[3, 2], cond[3, 3] = T2 / T1, -1, -1, T1 / T2
+    L = [[0, 1, 0, 0], [-1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    domain = {s1: (-2, 2), s2: (-2, 2)}
+    for friction in ({"conduction": cond, "disk": bad * cond}, bad * cond):
+        model = gm.GenericModel(
+            [q, p, s1, s2], p**2 / 2 + q**2 / 2 + T1 + T2, s1 + s2, L, friction, domain=domain
+        )
+        result = gm.check(model)["friction_positive_semidefinite"]
+        assert not result.passed, friction
+        ce = result.counterexample
+        assert float(bad.subs({q: ce["q"], p: ce["p"]})) < 0

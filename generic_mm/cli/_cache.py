@@ -172,5 +172,8 @@ def cacheable_solves() -> None:
     own) unless the user set `EQX_ON_ERROR`; read when a program is traced."""
     if "EQX_ON_ERROR" in os.environ:
         return
-    # The module global `error_if` reads while tracing (set from the environment on import).
-    vars(importlib.import_module("equinox._errors"))["EQX_ON_ERROR"] = "nan"
+    # The module global `error_if` reads while tracing (set from the environment on import;
+    # equinox is already imported by now). Should equinox move it, only caching is lost.
+    module = importlib.import_module("equinox._errors")
+    if isinstance(getattr(module, "EQX_ON_ERROR", None), str):
+        setattr(module, "EQX_ON_ERROR", "nan")  # noqa: B010 (a module global, not typed)
