@@ -92,7 +92,8 @@ def plot(
 
     **Panels.** The chosen quantities are grouped first by kind (mechanical state
     variables, entropy variables (those with $\partial S/\partial x \ne 0$ along the run),
-    observables, conjugates: never mixed) and then by scale. Two quantities share a panel
+    observables, conjugates: never mixed), then by unit (one axis, one unit), then by
+    scale. Two quantities share a panel
     only if each of them varies (max − min over time, cells and members) over at least a
     tenth of the panel's vertical range (`SHARE = 10`); a constant is a flat line and fits
     any panel whose range it does not widen beyond that. Quantities are placed in the order
@@ -351,12 +352,13 @@ def _label(name: str, unit: str) -> str:
 
 
 def _group(curves: list[_Curve], share: float = SHARE) -> list[list[_Curve]]:
-    """Panels: same kind, and each non-constant member varies over at least `1 / share` of
-    the panel's range; greedily, in the given order."""
+    """Panels: same kind and unit, and each non-constant member varies over at least
+    `1 / share` of the panel's range; greedily, in the given order."""
     panels: list[list[_Curve]] = []
     for curve in curves:
         for panel in panels:
-            if panel[0].kind == curve.kind and _fits(panel + [curve], share):
+            same = panel[0].kind == curve.kind and all(c.unit == curve.unit for c in panel)
+            if same and _fits(panel + [curve], share):
                 panel.append(curve)
                 break
         else:
@@ -409,8 +411,18 @@ def _title(traj: Trajectory, runs: _Runs) -> str:
     if runs.batch is None:
         return name
     if runs.member is None:
-        return f"{name} (ensemble of {runs.batch} members)"
+        swept = [
+            f"{k} = {_number(v[0])} … {_number(v[-1])}"
+            for k, v in ((k, np.asarray(v)) for k, v in traj.params.items())
+            if v.ndim == 1 and v.shape[0] == runs.batch and runs.batch > 1
+        ]
+        which = f": {', '.join(swept)}, dark to light" if swept else ", dark to light"
+        return f"{name} (ensemble of {runs.batch} members{which})"
     return f"{name} (member {runs.member} of {runs.batch})"
+
+
+def _number(value: Any) -> str:
+    return f"{float(value):.4g}"
 
 
 def _draw_panel(ax: Axes, ts: np.ndarray, panel: list[_Curve]) -> None:
@@ -430,11 +442,14 @@ def _draw_panel(ax: Axes, ts: np.ndarray, panel: list[_Curve]) -> None:
 def _lines(
     ax: Axes, ts: np.ndarray, values: np.ndarray, colour: str, label: str, width: float = 1.5
 ) -> None:
-    """One line per run: thinner for ensembles, labelled once."""
-    width = width if values.shape[0] == 1 else 0.5 * width
-    for r in range(values.shape[0]):
+    """One line per run: thinner for ensembles, from dark (member 0) to light (the last),
+    labelled once."""
+    count = values.shape[0]
+    width = width if count == 1 else 0.5 * width
+    for r in range(count):
         ax.plot(
-            ts[r], values[r], color=colour, lw=width, alpha=1.0 if r == 0 else 0.6,
+            ts[r], values[r], color=colour, lw=width,
+            alpha=1.0 - 0.7 * r / max(count - 1, 1),
             label=label if r == 0 else "_nolegend_",
         )  # fmt: skip
 

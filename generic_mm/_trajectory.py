@@ -281,9 +281,11 @@ class Trajectory(eqx.Module):
             (`"generic_mm.trajectory/1"`), `name`, `layout` and `units` (JSON), and the name
             lists `state_names`, `observable_names`, `process_names`, `param_names`. An
             ensemble has a leading member axis on every series.
-        - `.csv` (a single run of a flat model): one row per saved time, columns `t`, the
-            state variables, `E`, `S`, `entropy_production`, the observables, then
-            `entropy_production[<process>]` per process.
+        - `.csv` (a single run of a flat model): two comment lines (`# generic_mm.trajectory/1
+            name: "<model name>"`, `# units: {...}`, JSON), then one row per saved time,
+            columns `t`, the state variables, `E`, `S`, `entropy_production`, the
+            observables, `entropy_production[<process>]` per process, then the conjugates
+            `dE/d<x>` and `dS/d<x>` per state variable.
 
         **Returns:** the path written. **Raises:** `InputError` for another suffix, a
         missing folder, or a `.csv` of an ensemble or structured model.
@@ -341,6 +343,13 @@ class Trajectory(eqx.Module):
                 f"save {target}: .csv holds a single run of a flat model (one column per "
                 "variable); this trajectory is an ensemble or has fields: use .npz."
             )
+        reserved = ("t", "E", "S", "entropy_production")
+        clash = [k for k in self.observables if k in reserved or k.startswith(("dE/", "dS/"))]
+        if clash:
+            raise InputError(
+                f"save {target}: the observable {clash[0]!r} has the name of a fixed .csv "
+                "column; use .npz."
+            )
         columns = {"t": self.ts}
         columns.update({n: self[n] for n in self.state_names})
         columns.update(E=self.energy, S=self.entropy, entropy_production=self.entropy_production)
@@ -348,14 +357,14 @@ class Trajectory(eqx.Module):
         columns.update(
             {f"entropy_production[{k}]": v for k, v in self.entropy_production_by_process.items()}
         )
-        clash = [k for k in self.observables if k in ("t", "E", "S", "entropy_production")]
-        if clash:
-            raise InputError(
-                f"save {target}: the observable {clash[0]!r} has the name of a fixed .csv "
-                "column; use .npz."
-            )
+        if self.conjugates is not None:
+            columns.update({f"dE/d{n}": self.grad_energy[n] for n in self.state_names})
+            columns.update({f"dS/d{n}": self.grad_entropy[n] for n in self.state_names})
         table = np.column_stack([np.asarray(v, dtype=float) for v in columns.values()])
         buf = io.BytesIO()
+        # Two comment lines carry what the columns cannot: the model's name and units.
+        meta = f"# {FORMAT} name: {json.dumps(self.name)}\n# units: {json.dumps(self.units)}\n"
+        buf.write(meta.encode())
         np.savetxt(buf, table, delimiter=",", header=",".join(columns), comments="", fmt="%.17g")
         return buf.getvalue()
 
@@ -483,10 +492,21 @@ def _load_csv(path: Path) -> Trajectory:
     where = f"load_trajectory {path}"
     try:
         text = path.read_text()
-        header = text.splitlines()[0].split(",")
-        table = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2)
+        lines = text.splitlines()
+        meta = [line for line in lines[:2] if line.startswith("#")]
+        header = lines[len(meta)].split(",")
+        table = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=len(meta) + 1, ndmin=2)
     except (OSError, ValueError, IndexError, UnicodeDecodeError) as err:
         raise InputError(f"{where}: not a readable .csv table ({err}).") from None
+    name, units = path.stem, {}
+    try:
+        for line in meta:
+            if " name: " in line:
+                name = str(json.loads(line.split(" name: ", 1)[1]))
+            elif line.startswith("# units: "):
+                units = {str(k): str(v) for k, v in json.loads(line[len("# units: ") :]).items()}
+    except (ValueError, AttributeError) as err:
+        raise InputError(f"{where}: unreadable name or units comment ({err}).") from None
     if table.shape[1] != len(header):
         raise InputError(
             f"{where}: {table.shape[1]} columns of numbers but {len(header)} names in the header."
@@ -502,11 +522,24 @@ def _load_csv(path: Path) -> Trajectory:
         raise InputError(f"{where}: expected the columns E, S, entropy_production together.")
     states = header[1:i_e]
     rest = header[i_e + 3 :]
-    obs = [h for h in rest if not h.startswith("entropy_production[")]
+    conj = [h for h in rest if h.startswith(("dE/d", "dS/d"))]
     procs = [h for h in rest if h.startswith("entropy_production[")]
-    if rest != obs + procs or not states or len(set(header)) != len(header):
+    obs = [h for h in rest if h not in conj and h not in procs]
+    expected_conj = [f"dE/d{n}" for n in states] + [f"dS/d{n}" for n in states]
+    if (
+        rest != obs + procs + conj
+        or conj not in ([], expected_conj)
+        or not states
+        or len(set(header)) != len(header)
+    ):
         raise InputError(f"{where}: unexpected column order or repeated names in the header.")
     col = {h: jnp.asarray(table[:, i]) for i, h in enumerate(header)}
+    conjugates = None
+    if conj:
+        conjugates = (
+            jnp.stack([col[f"dE/d{n}"] for n in states], axis=-1),
+            jnp.stack([col[f"dS/d{n}"] for n in states], axis=-1),
+        )
     return Trajectory(
         ts=col["t"],
         ys=jnp.asarray(table[:, 1:i_e]),
@@ -520,7 +553,9 @@ def _load_csv(path: Path) -> Trajectory:
         layout=StateLayout.flat(tuple(states)),
         production_parts={p[len("entropy_production[") : -1]: col[p] for p in procs},
         observable_values={o: col[o] for o in obs},
+        conjugates=conjugates,
         process_names=tuple(p[len("entropy_production[") : -1] for p in procs),
         observable_names=tuple(obs),
-        name=path.stem,
+        name=name,
+        unit_items=tuple(units.items()),
     )

@@ -231,6 +231,8 @@ def test_save_and_load_round_trip(tmp_path, traj):
     assert float(back.params["gamma"]) == 0.3
     csv = gm.load_trajectory(traj.save(tmp_path / "run.csv"))
     np.testing.assert_allclose(csv["T2"], traj["T2"], rtol=1e-15)
+    np.testing.assert_allclose(csv.grad_energy["s1"], traj.grad_energy["s1"], rtol=1e-15)
+    assert csv.name == traj.name and csv.units == traj.units
     np.testing.assert_allclose(
         csv.entropy_production_by_process["viscosity"],
         traj.entropy_production_by_process["viscosity"],

@@ -1,6 +1,7 @@
 """`gm.plot`: titles, labels and units read back from the figure; the panel rule; stacked
 entropy production; legends outside the data; fields and ensembles; atomic saving."""
 
+import dataclasses
 import math
 
 import matplotlib
@@ -94,7 +95,8 @@ def test_title_labels_and_units_read_back(flat):
     temps = _axes_with(fig, "T1 [K]")
     assert temps.get_ylabel() == "T1, T2 [K]"
     assert _legend_texts(temps) == ["T1 [K]", "T2 [K]"]
-    assert _axes_with(fig, "p [kg m/s]").get_ylabel() == "q [m], p [kg m/s]"
+    # one axis, one unit: positions and momenta get panels of their own
+    assert _axes_with(fig, "p [kg m/s]").get_ylabel() == "p [kg m/s]"
     assert fig.axes[-1].get_xlabel() == "t"
     assert [ax.get_ylabel() for ax in fig.axes[-3:]] == ["E − E(0)", "S", "entropy production"]
     single = plot(flat, ["T2"], thermodynamics=False, title="custom")
@@ -111,9 +113,10 @@ def test_a_saved_and_loaded_trajectory_plots_alike(flat, tmp_path):
     assert after.get_suptitle() == before.get_suptitle()
     assert [ax.get_ylabel() for ax in after.axes] == [ax.get_ylabel() for ax in before.axes]
     assert [_labels(ax) for ax in after.axes] == [_labels(ax) for ax in before.axes]
-    # a .csv keeps no units (they live in the .npz): the same panels, names without units
-    bare = plot(gm.load_trajectory(flat.save(tmp_path / "run.csv")))
-    assert [_labels(ax) for ax in bare.axes[:3]] == [["q", "p"], ["s1", "s2"], ["T1", "T2"]]
+    # a .csv carries the name, units and conjugates too: the same figure
+    csv = plot(gm.load_trajectory(flat.save(tmp_path / "run.csv")))
+    assert csv.get_suptitle() == before.get_suptitle()
+    assert [_labels(ax) for ax in csv.axes] == [_labels(ax) for ax in before.axes]
 
 
 def test_conjugates_are_their_own_kind(flat):
@@ -125,9 +128,11 @@ def test_conjugates_are_their_own_kind(flat):
 # -- the panel rule -------------------------------------------------------------------------------
 def test_momenta_and_entropies_on_different_axes(flat):
     fig = plot(flat)
-    states = _axes_with(fig, "p [kg m/s]")
-    assert _labels(states) == ["q [m]", "p [kg m/s]"]
+    assert _labels(_axes_with(fig, "p [kg m/s]")) == ["p [kg m/s]"]
     assert _labels(_axes_with(fig, "s1 [J/K]")) == ["s1 [J/K]", "s2 [J/K]"]
+    bare = plot(dataclasses.replace(flat, unit_items=()))  # without units: by kind and scale
+    assert _labels(_axes_with(bare, "p")) == ["q", "p"]
+    assert _labels(_axes_with(bare, "s1")) == ["s1", "s2"]
     # the rule is about spans: the entropies do vary, by far less than the momenta
     span = lambda name: np.ptp(np.asarray(flat[name]))
     assert span("p") > SHARE * span("s1") > 0
@@ -138,14 +143,20 @@ def test_entropy_variables_never_share_a_panel_with_mechanics():
     # entropy variable (dS/ds2 != 0) and is not drawn with the mechanics.
     y0 = {"q": 1.0, "p": 0.0, "s1": 0.0, "s2": -1.0}
     traj = gm.simulate(_oscillator(), y0, t1=10.0, params={"C": 1.0, "T0": 1.0})
+    traj = dataclasses.replace(traj, unit_items=())  # units would separate them anyway
     span = lambda name: np.ptp(np.asarray(traj[name]))
     assert span("s2") > 0.5 and -1.0 <= float(np.min(traj["s2"])) < float(np.max(traj["s2"])) < 1
     fig = plot(traj, ["q", "p", "s2"], thermodynamics=False)
-    assert [_labels(ax) for ax in fig.axes] == [["q [m]", "p [kg m/s]"], ["s2 [J/K]"]]
+    assert [_labels(ax) for ax in fig.axes] == [["q", "p"], ["s2"]]
 
 
-def _curve(label, lo, hi, kind="state"):
-    return _Curve(label, kind, "", np.array([[lo, hi]]))
+def _curve(label, lo, hi, kind="state", unit=""):
+    return _Curve(label, kind, unit, np.array([[lo, hi]]))
+
+
+def test_quantities_in_different_units_never_share_a_panel():
+    panels = _group([_curve("T", 0, 1, unit="K"), _curve("e", 0, 1, unit="J"), _curve("u", 0, 1)])
+    assert [[c.label for c in p] for p in panels] == [["T"], ["e"], ["u"]]
 
 
 def test_group_rule():
@@ -249,13 +260,16 @@ def test_cell_on_a_flat_model_is_refused(flat):
 
 def test_ensemble_all_members_thin(ensemble):
     fig = plot(ensemble)
-    assert fig.get_suptitle() == f"{NAME} (ensemble of 3 members)"
+    # the title says which member is which: the swept values, dark to light
+    assert fig.get_suptitle() == f"{NAME} (ensemble of 3 members: gamma = 0.1 … 1, dark to light)"
     ax = _axes_with(fig, "q [m]")
     q_lines = ax.get_lines()[:3]
     for member, line in enumerate(q_lines):
         np.testing.assert_allclose(_y(line), np.asarray(ensemble["q"])[member])
         assert line.get_linewidth() < 1.0
-    assert _legend_texts(ax) == ["q [m]", "p [kg m/s]"]  # one entry per quantity
+    alphas = [line.get_alpha() for line in q_lines]
+    assert alphas[0] == 1.0 and alphas[0] > alphas[1] > alphas[2]
+    assert _legend_texts(_axes_with(fig, "T1 [K]")) == ["T1 [K]", "T2 [K]"]  # one per quantity
     production = fig.axes[-1]
     assert not production.collections  # lines per process and member, not stacks
     assert len(production.get_lines()) == 3 * 3
