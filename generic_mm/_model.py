@@ -628,7 +628,7 @@ class GenericModel(AbstractModel):
         ]
         rows.append(rf"E &= {sp.latex(self.energy)}")
         rows.append(rf"S &= {sp.latex(self.entropy)}")
-        rows += [rf"{sp.latex(sp.Symbol(k))} &= {sp.latex(v)}" for k, v in self.observables.items()]
+        rows += [rf"{_latex_name(k)} &= {sp.latex(v)}" for k, v in self.observables.items()]
         return "$$\\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"
 
     def __repr__(self) -> str:
@@ -636,6 +636,14 @@ class GenericModel(AbstractModel):
             f"GenericModel(name={self.name!r}, state={list(self.state_names)}, "
             f"params={ {s.name: v for s, v in self.params.items()} })"
         )
+
+
+def _latex_name(name: str) -> str:
+    """A name in LaTeX: `T1` as $T_{1}$, `sigma_xy` as $\\sigma_{xy}$, `kinetic` upright."""
+    text = sp.latex(sp.Symbol(name))
+    if "\\" in text or "_" in text or len(name) == 1:
+        return text
+    return rf"\mathrm{{{name}}}"
 
 
 def _name_of(key: Any, where: str) -> str:

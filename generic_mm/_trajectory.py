@@ -216,7 +216,8 @@ class Trajectory(eqx.Module):
         lines = []
         ys = np.asarray(self.ys)
         if ys.ndim == 3:
-            lines.append(f"ensemble of {ys.shape[0]} members, {ys.shape[1]} saved times")
+            members = "member" if ys.shape[0] == 1 else "members"
+            lines.append(f"ensemble of {ys.shape[0]} {members}, {ys.shape[1]} saved times")
             lines.append(f"max relative energy drift: {float(np.max(self.energy_drift)):.3e}")
             produced = np.asarray(self.entropy_produced)
             lines.append(f"entropy produced: min {produced.min():.6g}, max {produced.max():.6g}")

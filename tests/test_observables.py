@@ -277,6 +277,7 @@ def test_reprs_read_like_results(traj):
     assert "processes ['viscosity', 'conduction']" in text and "entropy produced" in text
     latex = MODEL._repr_latex_()
     assert latex.startswith("$$") and r"\dot{q}" in latex and "T_{1}" in latex
+    assert r"\mathrm{kinetic}" in latex
 
 
 def test_units_label_the_checked_region():
