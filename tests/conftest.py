@@ -15,6 +15,7 @@ def pytest_configure(config):
         os.environ["GENERIC_MM_TEST_CACHE"] = tempfile.mkdtemp(prefix="generic_mm_cache_")
         os.environ["XDG_CACHE_HOME"] = os.environ["GENERIC_MM_TEST_CACHE"]
 
+
 hypothesis.settings.register_profile(
     "deterministic", derandomize=True, deadline=None, max_examples=20, print_blob=True
 )
