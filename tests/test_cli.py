@@ -126,7 +126,11 @@ def test_run_writes_npz_and_csv_and_plot(capsys, tmp_path):
     assert float(traj.params["kappa"]) == 1.0
     csv = tmp_path / "out.csv"
     assert run(capsys, "run", "heat_exchange", *argv, "--out", str(csv))[0] == 0
-    assert csv.read_text().splitlines()[0].startswith("t,s1,s2,E,S,entropy_production")
+    lines = csv.read_text().splitlines()
+    assert lines[0].startswith("# generic_mm.trajectory/1 name:") and lines[1].startswith(
+        "# units:"
+    )
+    assert lines[2].startswith("t,s1,s2,E,S,entropy_production")
     png = tmp_path / "fig.png"
     code, out, _ = run(capsys, "plot", str(npz), "-o", str(png))
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
