@@ -253,44 +253,32 @@ class GenericModel(AbstractModel):
             yield f"observables[{key!r}]", expr
 
     def _resolve_definitions(self, definitions: Any) -> dict[str, sp.Expr]:
-        if definitions is None:
-            return {}
-        if not isinstance(definitions, Mapping):
-            raise ModelError(
-                f"definitions: expected an ordered mapping name -> expression, got "
-                f"{type(definitions).__name__}."
-            )
-        state = set(self.state_names)
-        out: dict[str, sp.Expr] = {}
-        for key, value in definitions.items():
-            name = _name_of(key, "definitions")
-            if name in state:
-                raise ModelError(f"definitions[{name!r}]: {name!r} is a state variable.")
-            if name in out:
-                raise ModelError(f"definitions: {name!r} is given twice.")
-            out[name] = as_scalar_expr(value, f"definitions[{name!r}]")
-        return out
+        return self._named_expressions(definitions, "definitions", "")
 
     def _resolve_observables(self, observables: Any) -> dict[str, sp.Expr]:
-        if observables is None:
+        return self._named_expressions(
+            observables, "observables", " (traj[name] already gives it); choose another name"
+        )
+
+    def _named_expressions(self, value: Any, field: str, hint: str) -> dict[str, sp.Expr]:
+        """`value` (None or an ordered mapping name -> expression) as names -> expressions,
+        no name a state variable or given twice."""
+        if value is None:
             return {}
-        if not isinstance(observables, Mapping):
+        if not isinstance(value, Mapping):
             raise ModelError(
-                f"observables: expected a mapping name -> expression, got "
-                f"{type(observables).__name__}."
+                f"{field}: expected an ordered mapping name -> expression, got "
+                f"{type(value).__name__}."
             )
         state = set(self.state_names)
         out: dict[str, sp.Expr] = {}
-        for key, value in observables.items():
-            name = _name_of(key, "observables")
+        for key, expr in value.items():
+            name = _name_of(key, field)
             if name in state:
-                raise ModelError(
-                    f"observables[{name!r}]: {name!r} is a state variable (traj[{name!r}] "
-                    "already gives it); choose another name."
-                )
+                raise ModelError(f"{field}[{name!r}]: {name!r} is a state variable{hint}.")
             if name in out:
-                raise ModelError(f"observables: {name!r} is given twice.")
-            out[name] = as_scalar_expr(value, f"observables[{name!r}]")
+                raise ModelError(f"{field}: {name!r} is given twice.")
+            out[name] = as_scalar_expr(expr, f"{field}[{name!r}]")
         return out
 
     def _check_definitions(self, definitions: Mapping[str, sp.Expr]) -> None:
