@@ -315,6 +315,16 @@ def check_parts(
         kinds = couplings if cond in POISSON_CONDITIONS else processes
         assert kinds is not None
         results[cond] = _aggregate(cond, {k: parts[k][cond] for k in kinds})
+    psd = "friction_positive_semidefinite"
+    if processes is not None and results[psd].passed and results[psd].method == "sampled":
+        # Each process PSD makes the sum PSD, but a sampled pass is evidence, not proof:
+        # judge (and search) the sum too, so that naming the processes never checks less
+        # than leaving them unnamed.
+        total = check_block(block, region, options, (psd,))[psd]
+        if not total.passed:
+            results[psd] = dataclasses.replace(
+                total, message=f"the sum of the processes: {total.message}"
+            )
     return {c: results[c] for c in CONDITIONS}, parts
 
 

@@ -284,3 +284,32 @@ def test_units_label_the_checked_region():
     text = str(gm.check(MODEL, symbolic_timeout=0, samples=64))
     assert "sampled region" in text
     assert re.search(r"q in \[[^]]*\] m,", text) and re.search(r"p in \[[^]]*\],", text)
+
+
+def test_named_processes_never_check_less_than_their_sum(monkeypatch):
+    # A sampled pass of every process is evidence, not proof: the sum is judged (and
+    # searched) too, and a failure there fails the model.
+    import generic_mm._checks as checks
+
+    x, y = sp.symbols("x y", real=True)
+    calls = []
+    original = checks.check_block
+
+    def spy(block, region, options, conditions=checks.CONDITIONS):
+        result = original(block, region, options, conditions)
+        if conditions == ("friction_positive_semidefinite",) and block.friction == M_total:
+            calls.append(result)
+            # Pretend the sum's search found what the processes' did not.
+            bad = checks.CheckResult(conditions[0], False, "sampled", "negative eigenvalue")
+            return {conditions[0]: bad}
+        return result
+
+    a = sp.Matrix([[1 + x**2 * y**2, 0], [0, 0]])  # needs sampling: no symbolic proof of
+    b = sp.Matrix([[0, 0], [0, 1 + x**2 * y**2]])  # PSD within a zero time box
+    M_total = sp.ImmutableMatrix(a + b)
+    monkeypatch.setattr(checks, "check_block", spy)
+    model = gm.GenericModel([x, y], 0, x + y, None, {"a": a, "b": b})
+    report = gm.check(model, symbolic_timeout=0, samples=64)
+    assert calls and calls[0]["friction_positive_semidefinite"].passed
+    psd = report["friction_positive_semidefinite"]
+    assert not psd.passed and psd.message.startswith("the sum of the processes:")
