@@ -134,10 +134,23 @@ def entry(mat: sp.MatrixBase, i: int, j: int) -> sp.Expr:
 
 
 def symbols_in(expr: sp.Basic) -> set[sp.Symbol]:
-    """The free symbols of an expression that passed `as_scalar_expr`: only `Symbol` leaves
-    pass its check (`unsupported_parts`), so they all are symbols (SymPy types them as
-    `Basic`)."""
-    return cast(set[sp.Symbol], expr.free_symbols)
+    """The free symbols of an expression that passed `as_scalar_expr` (no bound variables:
+    its check refuses integrals, sums and lambdas). A walk that visits every shared node
+    once: SymPy's `free_symbols` recurses through the tree, exponentially larger than the
+    graph when definitions are chained."""
+    seen: set[int] = set()
+    out: set[sp.Symbol] = set()
+    stack: list[sp.Basic] = [expr]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, sp.Symbol):
+            out.add(node)
+        else:
+            stack.extend(node.args)
+    return out
 
 
 def gradient(expr: sp.Expr, state: Sequence[sp.Symbol]) -> sp.ImmutableMatrix:

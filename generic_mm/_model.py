@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 
 from ._checks import CheckOptions, check_parts
-from ._codegen import model_functions, unsupported_parts
+from ._codegen import model_functions
 from ._errors import ModelError
 from ._expressions import (
     as_matrix,
@@ -197,10 +197,18 @@ class GenericModel(AbstractModel):
         self.energy: sp.Expr = expand(raw_energy, "energy")
         self.entropy: sp.Expr = expand(raw_entropy, "entropy")
         self.couplings: Mapping[str, sp.ImmutableMatrix] = types.MappingProxyType(
-            {k: expand.matrix(m, f"poisson[{k!r}]") for k, m in raw_ops["poisson"].items()}
+            {
+                k: expand.matrix(m, f"poisson[{k!r}]" if self.named_couplings else "poisson", names)
+                for k, m in raw_ops["poisson"].items()
+            }
         )
         self.processes: Mapping[str, sp.ImmutableMatrix] = types.MappingProxyType(
-            {k: expand.matrix(m, f"friction[{k!r}]") for k, m in raw_ops["friction"].items()}
+            {
+                k: expand.matrix(
+                    m, f"friction[{k!r}]" if self.named_processes else "friction", names
+                )
+                for k, m in raw_ops["friction"].items()
+            }
         )
         self.poisson: sp.ImmutableMatrix = _total(self.couplings.values(), n)
         self.friction: sp.ImmutableMatrix = _total(self.processes.values(), n)
@@ -670,6 +678,26 @@ def _total(mats, n: int) -> sp.ImmutableMatrix:
     return sp.ImmutableMatrix(total)
 
 
+def _require_defined(expr: sp.Basic, where: str) -> None:
+    """Refuse an expansion that produced an undefined or complex number (a definition that
+    is 0 under a division, say). Each entry passed `as_scalar_expr` as written, so only the
+    numbers can have changed; the walk visits every shared node once (chained definitions
+    make trees exponentially larger than their graphs)."""
+    seen: set[int] = set()
+    stack: list[sp.Basic] = [expr]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.is_Atom and node.is_number and not (node.is_finite and node.is_real):
+            raise ModelError(
+                f"{where}: substituting the definitions gives {node}, which is not a finite "
+                "real number (a definition that vanishes under a division?)."
+            )
+        stack.extend(node.args)
+
+
 class _Expander:
     """Substitutes definitions (by name) into expressions; each definition is expanded once,
     in order."""
@@ -687,15 +715,22 @@ class _Expander:
 
     def __call__(self, expr: sp.Expr, where: str) -> sp.Expr:
         out = self._sub(expr)
-        problem = unsupported_parts(out)
-        if problem:
-            raise ModelError(f"{where}: {problem}")
+        if out is not expr:
+            _require_defined(out, where)
         return out
 
-    def matrix(self, mat: sp.ImmutableMatrix, where: str) -> sp.ImmutableMatrix:
+    def matrix(
+        self, mat: sp.ImmutableMatrix, where: str, names: Sequence[str]
+    ) -> sp.ImmutableMatrix:
         if not self.values:
             return mat
         rows, cols = mat.shape
         return sp.ImmutableMatrix(
-            rows, cols, [self._sub(entry(mat, i, j)) for i in range(rows) for j in range(cols)]
+            rows,
+            cols,
+            [
+                self(entry(mat, i, j), f"{where}[{names[i]}, {names[j]}]")
+                for i in range(rows)
+                for j in range(cols)
+            ],
         )

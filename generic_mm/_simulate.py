@@ -338,6 +338,11 @@ def simulate(
         dt0 = _FIRST_STEP * (t1_f - t0_f)
     _check_initial_state(compiled, y0_arr, p_vals, batch)
     p_used = dict(p_vals)
+    flag_atol = (
+        jax.vmap(default_atol, in_axes=(0, None))(y0_arr, rtol)
+        if jnp.ndim(y0_arr) == 2
+        else default_atol(y0_arr, rtol)
+    )
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
     adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
 
@@ -368,6 +373,10 @@ def simulate(
     ts, ys, record, result, t_end, y_end, num_steps, used_atol = out
     if used_atol is not None:
         atol_value = used_atol
+    elif atol is None:
+        # Fixed steps or the caller's controller: the flags still use the scale-aware
+        # tolerance of each member's initial state.
+        atol_value = flag_atol
     energy, entropy = record["energy"], record["entropy"]
     ys = _raise_on_failure(ys, result, t_end, y_end, compiled, max_steps)
     if batch is not None and not save.steps:

@@ -345,11 +345,12 @@ class Trajectory(eqx.Module):
                 "variable); this trajectory is an ensemble or has fields: use .npz."
             )
         reserved = ("t", "E", "S", "entropy_production")
-        clash = [k for k in self.observables if k in reserved or k.startswith(("dE/", "dS/"))]
+        names = [*self.state_names, *self.observables]
+        clash = [k for k in names if k in reserved or k.startswith(("dE/", "dS/"))]
         if clash:
             raise InputError(
-                f"save {target}: the observable {clash[0]!r} has the name of a fixed .csv "
-                "column; use .npz."
+                f"save {target}: {clash[0]!r} has the name of a fixed .csv column "
+                f"({', '.join(reserved)}); use .npz."
             )
         columns = {"t": self.ts}
         columns.update({n: self[n] for n in self.state_names})

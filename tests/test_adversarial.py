@@ -299,11 +299,6 @@ HOSTILE = {
         "infinite or undefined",
     ),
     "pole_of_tan": (_energy("tan(pi/2)*q"), r"\[generic\] energy", "infinite or undefined"),
-    "solver_without_step": (
-        BASE.replace("t1 = 1.0", 't1 = 1.0\nsolver = "DiscreteGradient"'),
-        r"\[simulation\] solver",
-        "fixed steps.*dt0",
-    ),
     "end_before_start": (
         BASE.replace("t1 = 1.0", "t1 = -1.0"),
         r"\[simulation\] t1",

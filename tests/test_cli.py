@@ -190,6 +190,18 @@ def test_fixed_step_solver_needs_dt0_and_ignores_tolerances(capsys):
     assert code == 2 and "fixed steps exceed --max-steps 1000" in err
 
 
+def test_a_file_asking_for_a_fixed_step_solver_takes_dt0_when_run(capsys, tmp_path):
+    text = (LIBRARY / "damped_oscillator.toml").read_text()
+    path = tmp_path / "dg.toml"
+    path.write_text(text.replace("[simulation]", '[simulation]\nsolver = "DiscreteGradient"', 1))
+    assert gm.load_model(path).simulation["solver"] == "DiscreteGradient"  # loads
+    code, _, err = run(capsys, "run", str(path), "--out", str(tmp_path / "a.npz"))
+    assert code == 2 and "--dt0 H" in err
+    argv = ("--dt0", "0.05", "--t1", "5", "--out", str(tmp_path / "b.npz"))
+    code, _, err = run(capsys, "run", str(path), *argv)
+    assert code == 0, err
+
+
 def test_help_shows_the_defaults_that_are_used(capsys):
     sim = inspect.signature(gm.simulate).parameters
     code, out, _ = run(capsys, "run", "--help")

@@ -4,6 +4,7 @@ saved and loaded: what a thermodynamicist reads off a run."""
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -313,3 +314,32 @@ def test_named_processes_never_check_less_than_their_sum(monkeypatch):
     assert calls and calls[0]["friction_positive_semidefinite"].passed
     psd = report["friction_positive_semidefinite"]
     assert not psd.passed and psd.message.startswith("the sum of the processes:")
+
+
+def test_definitions_that_break_an_entry_and_chained_definitions():
+    a = sp.Symbol("a", real=True)
+    with pytest.raises(
+        gm.ModelError, match=r"friction\[p, p\]: substituting the definitions gives zoo"
+    ):
+        gm.GenericModel([q, p], p**2 / 2, 0, None, [[0, 0], [0, 1 / a]], definitions={"a": 0})
+    # 25 definitions, each using the previous one twice: a tree of 2^25 nodes, a graph of
+    # 75; the model is built in well under a second (its nodes are visited once).
+    defs = {"d0": q}
+    for i in range(1, 26):
+        prev = sp.Symbol(f"d{i - 1}", real=True)
+        defs[f"d{i}"] = sp.sin(prev) + sp.cos(prev)
+    start = time.perf_counter()
+    model = gm.GenericModel(
+        [q, p], p**2 / 2, 0, None, None, definitions=defs, observables={"x": sp.Symbol("d25")}
+    )
+    assert time.perf_counter() - start < 5.0 and model.observable_names == ("x",)
+
+
+def test_csv_refuses_names_of_its_fixed_columns(tmp_path):
+    S_ = sp.Symbol("S", real=True)
+    model = gm.GenericModel([q, p, S_], p**2 / 2 + q**2 / 2 + sp.exp(S_), S_, None, None)
+    traj = gm.simulate(model, {"q": 1.0, "p": 0.0, "S": 0.0}, t1=0.1, saveat=3)
+    with pytest.raises(gm.InputError, match="'S' has the name of a fixed .csv column"):
+        traj.save(tmp_path / "x.csv")
+    assert not list(tmp_path.iterdir())
+    np.testing.assert_array_equal(gm.load_trajectory(traj.save(tmp_path / "x.npz"))["S"], traj["S"])

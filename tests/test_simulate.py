@@ -309,3 +309,11 @@ def test_default_atol_scales_with_the_state():
     assert float(default_atol(np.zeros(3), 1e-8)) == pytest.approx(1e-10)
     # A stray tiny value does not make the tolerance vanish: floor 1e-10 of the largest.
     assert float(default_atol(np.array([1.0, 1e-200]), 1e-8)) == pytest.approx(1e-20)
+
+
+def test_flags_use_the_scale_aware_atol_with_fixed_steps_too(osc):
+    y0 = {"q": 1e-6, "p": 0.0, "s": 0.0}
+    traj = gm.simulate(osc, y0, 1.0, solver=diffrax.Euler(), dt0=0.01, saveat=5)
+    atol = 1e-2 * 1e-8 * 1e-6  # 1e-2 rtol times the smallest nonzero initial magnitude
+    expected = 1e-8 * float(np.max(np.abs(np.asarray(traj.entropy)))) + atol
+    assert float(traj.entropy_tolerance) == pytest.approx(expected, rel=1e-12)

@@ -35,7 +35,7 @@ def _times(args, sim: Mapping[str, Any], path: Path) -> tuple[float, float]:
 
 
 def _solve_options(args, sim: Mapping[str, Any], path: Path, span: float) -> dict[str, Any]:
-    from ..io._solvers import takes_fixed_steps
+    from ..io import takes_fixed_steps
 
     name = args.solver or sim.get("solver")
     where = "--solver" if args.solver else f"{path}: [simulation] solver"

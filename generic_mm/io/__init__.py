@@ -8,4 +8,8 @@ from ._parser import (
     ExpressionError as ExpressionError,
     parse_expression as parse_expression,
 )
-from ._solvers import SOLVERS as SOLVERS, make_solver as make_solver
+from ._solvers import (
+    SOLVERS as SOLVERS,
+    make_solver as make_solver,
+    takes_fixed_steps as takes_fixed_steps,
+)

@@ -30,7 +30,7 @@ from .._model import GenericModel
 from ._guard import Guard
 from ._operators import read_operators
 from ._parser import ExpressionError, nfkc_problem, parse_expression
-from ._solvers import SOLVERS as SOLVERS, make_solver as make_solver, takes_fixed_steps
+from ._solvers import SOLVERS as SOLVERS, make_solver as make_solver
 from ._writer import model_to_toml
 
 TABLES = (
@@ -417,12 +417,6 @@ def _simulation(f: _File, table: dict) -> dict[str, Any]:
     t0, t1 = out.get("t0", 0.0), out.get("t1")
     if t1 is not None and t1 <= t0:
         raise f.error("[simulation] t1", f"the end time {t1} is not after t0 = {t0}")
-    solver = out.get("solver")
-    if solver is not None and "dt0" not in out and takes_fixed_steps(solver):
-        raise f.error(
-            "[simulation] solver",
-            f"{solver} takes fixed steps (it has no error estimate): give the step size dt0",
-        )
     return out
 
 
