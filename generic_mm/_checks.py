@@ -316,7 +316,8 @@ def check_parts(
         assert kinds is not None
         results[cond] = _aggregate(cond, {k: parts[k][cond] for k in kinds})
     psd = "friction_positive_semidefinite"
-    if processes is not None and results[psd].passed and results[psd].method == "sampled":
+    several = processes is not None and len(processes) > 1  # one process is its own sum
+    if several and results[psd].passed and results[psd].method == "sampled":
         # Each process PSD makes the sum PSD, but a sampled pass is evidence, not proof:
         # judge (and search) the sum too, so that naming the processes never checks less
         # than leaving them unnamed.

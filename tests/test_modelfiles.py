@@ -561,11 +561,6 @@ def test_file_can_ask_for_the_discrete_gradient_solver(tmp_path):
 @pytest.mark.parametrize(
     "old, new, match",
     [
-        (
-            "points = 41",
-            "points = 41\nsolver = 'Euler'",
-            r"\[simulation\] solver: Euler takes fixed",
-        ),
         ("points = 41", "points = 41\nrtol = 0.0", r"\[simulation\] rtol: expected a positive"),
         ("points = 41", "points = 0", r"\[simulation\] points: expected an integer from 2"),
         ("t1 = 4.0", "t1 = 4.0\nt0 = 5.0", r"\[simulation\] t1: the end time 4.0 is not after"),
