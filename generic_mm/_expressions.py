@@ -133,24 +133,24 @@ def entry(mat: sp.MatrixBase, i: int, j: int) -> sp.Expr:
     return cast(sp.Expr, mat[i, j])
 
 
-def symbols_in(expr: sp.Basic) -> set[sp.Symbol]:
-    """The free symbols of an expression that passed `as_scalar_expr` (no bound variables:
-    its check refuses integrals, sums and lambdas). A walk that visits every shared node
-    once: SymPy's `free_symbols` recurses through the tree, exponentially larger than the
-    graph when definitions are chained."""
+def graph_nodes(expr: sp.Basic):
+    """Every node of `expr`, each shared subexpression once: SymPy's own walks recurse
+    through the tree, exponentially larger than the graph when definitions are chained."""
     seen: set[int] = set()
-    out: set[sp.Symbol] = set()
     stack: list[sp.Basic] = [expr]
     while stack:
         node = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if isinstance(node, sp.Symbol):
-            out.add(node)
-        else:
-            stack.extend(node.args)
-    return out
+        yield node
+        stack.extend(node.args)
+
+
+def symbols_in(expr: sp.Basic) -> set[sp.Symbol]:
+    """The free symbols of an expression that passed `as_scalar_expr` (no bound variables:
+    its check refuses integrals, sums and lambdas), found by `graph_nodes`."""
+    return {node for node in graph_nodes(expr) if isinstance(node, sp.Symbol)}
 
 
 def gradient(expr: sp.Expr, state: Sequence[sp.Symbol]) -> sp.ImmutableMatrix:

@@ -23,6 +23,7 @@ from ._expressions import (
     closest,
     entry,
     gradient,
+    graph_nodes,
     matvec,
     parse_state,
     symbols_in,
@@ -683,19 +684,12 @@ def _require_defined(expr: sp.Basic, where: str) -> None:
     is 0 under a division, say). Each entry passed `as_scalar_expr` as written, so only the
     numbers can have changed; the walk visits every shared node once (chained definitions
     make trees exponentially larger than their graphs)."""
-    seen: set[int] = set()
-    stack: list[sp.Basic] = [expr]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in graph_nodes(expr):
         if node.is_Atom and node.is_number and not (node.is_finite and node.is_real):
             raise ModelError(
                 f"{where}: substituting the definitions gives {node}, which is not a finite "
                 "real number (a definition that vanishes under a division?)."
             )
-        stack.extend(node.args)
 
 
 class _Expander:
