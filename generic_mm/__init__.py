@@ -43,7 +43,10 @@ from ._trajectory import (
     Trajectory as Trajectory,
     load_trajectory as load_trajectory,
 )
-from .integrators import DiscreteGradient as DiscreteGradient
+from .integrators import (
+    DiscreteGradient as DiscreteGradient,
+    StochasticDiscreteGradient as StochasticDiscreteGradient,
+)
 from .io import load_model as load_model, save_model as save_model
 
 __version__ = importlib.metadata.version("generic_mm")

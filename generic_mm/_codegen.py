@@ -22,11 +22,13 @@ from typing import Any, cast
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
+import lineax as lx
 import numpy as np
 import sympy as sp
 from sympy.functions.elementary.piecewise import ExprCondPair
 
 from ._errors import InputError
+from ._noise import psd_factor
 
 _UNARY: dict[type, Callable] = {
     sp.exp: jnp.exp,
@@ -333,6 +335,21 @@ class AbstractFunctions(abc.ABC):
             "grad_entropy": gS,
         }
 
+    def divergence(self, y, p, data) -> jax.Array:
+        r"""$\mathrm{div}\,M$: $(\mathrm{div}\,M)_i = \sum_j\partial M_{ij}/\partial x_j$, the
+        drift that fluctuating GENERIC adds (times $k_B$)."""
+        raise InputError(f"noise: {type(self).__name__} supplies no noise.")
+
+    def noise_dim(self, data) -> int:
+        """The number of independent Wiener processes the noise uses."""
+        raise InputError(f"noise: {type(self).__name__} supplies no noise.")
+
+    def noise_operator(self, y, p, data, scale) -> lx.AbstractLinearOperator:
+        """`scale * B(y)` as a linear operator from the Wiener increments (shape
+        `(noise_dim,)`) to the state, with $BB^T = M$; never a dense `n x n` matrix for
+        structured models."""
+        raise InputError(f"noise: {type(self).__name__} supplies no noise.")
+
     def fields(self, y, p, data) -> dict[str, dict[str, jax.Array]]:
         """Energy, entropy and entropy production per cell (structured models only)."""
         raise InputError(
@@ -362,6 +379,7 @@ class ModelFunctions(AbstractFunctions):
                 "thermodynamics": lambda: [m.energy, m.entropy, m.entropy_production],
                 "gradients": lambda: [m.grad_energy, m.grad_entropy],
                 "operators": lambda: [m.poisson, m.friction, m.grad_energy, m.grad_entropy],
+                "noise": lambda: [self._divergence(), *self._blocks()],
                 "record": lambda: [
                     m.energy,
                     m.entropy,
@@ -378,6 +396,49 @@ class ModelFunctions(AbstractFunctions):
     @property
     def observable_names(self) -> tuple[str, ...]:
         return tuple(self._model.observables)
+
+    # -- noise ------------------------------------------------------------------------------
+    def _divergence(self) -> sp.ImmutableMatrix:
+        m = self._model
+        M, x = m.friction, m.state
+        return sp.ImmutableMatrix(
+            [sp.Add(*(sp.diff(M[i, j], x[j]) for j in range(len(x)))) for i in range(len(x))]
+        )
+
+    @functools.cached_property
+    def supports(self) -> tuple[tuple[int, ...], ...]:
+        """Per process: the state indices its friction matrix touches (rows with a
+        structurally nonzero entry); its noise factor lives on them."""
+        out = []
+        for M in self._model.processes.values():
+            n = M.shape[0]
+            out.append(tuple(i for i in range(n) if any(M[i, j] != 0 for j in range(n))))
+        return tuple(out)
+
+    def _blocks(self) -> list[sp.ImmutableMatrix]:
+        return [
+            sp.ImmutableMatrix(M.extract(list(idx), list(idx)))
+            for M, idx in zip(self._model.processes.values(), self.supports)
+            if idx
+        ]
+
+    def divergence(self, y, p, data):
+        return self.program("noise")(y, self._vector(p))[0].reshape(-1)
+
+    def noise_dim(self, data) -> int:
+        return sum(len(idx) for idx in self.supports)
+
+    def noise_operator(self, y, p, data, scale):
+        blocks = self.program("noise")(y, self._vector(p))[1:]
+        n = len(self._model.state)
+        B = jnp.zeros((n, self.noise_dim(data)), dtype=y.dtype)
+        col = 0
+        for idx, block in zip((i for i in self.supports if i), blocks):
+            k = len(idx)
+            factor = psd_factor(jnp.reshape(block, (k, k)))
+            B = B.at[jnp.asarray(idx)[:, None], col + jnp.arange(k)[None, :]].set(factor)
+            col += k
+        return lx.MatrixLinearOperator(scale * B)
 
     @property
     def process_names(self) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from typing import Any
 import diffrax
 import equinox as eqx
 import jax.numpy as jnp
+import lineax as lx
 from jaxtyping import Array
 
 from ._checks import check as _check
@@ -159,6 +160,27 @@ class CompiledModel(eqx.Module):
         """`(L(y) v_poisson, M(y) v_friction)` without forming `L` or `M` (for structured
         models; a flat model multiplies its dense operators)."""
         return self.functions.apply(y, self._p(), self.data, v_poisson, v_friction)
+
+    def divergence(self, y: StateLike) -> State:
+        r"""$\mathrm{div}\,M$, $(\mathrm{div}\,M)_i = \sum_j\partial M_{ij}/\partial x_j$
+        (derived symbolically): fluctuating GENERIC's Ito drift is $k_B$ times it."""
+        return self.functions.divergence(y, self._p(), self.data)
+
+    @property
+    def noise_dim(self) -> int:
+        """The number of independent Wiener processes of the noise (one per variable in
+        the support of each dissipative process, per edge for structured models)."""
+        return self.functions.noise_dim(self.data)
+
+    def noise_operator(
+        self, y: StateLike, scale: RealScalarLike = 1.0
+    ) -> lx.AbstractLinearOperator:
+        r"""`scale` times a factor $B(y)$ of the friction operator, $BB^T = M$, as a Lineax
+        operator from Wiener increments (shape `(noise_dim,)`) to the state (with
+        `scale` $=\sqrt{2k_B}$ it is the noise of fluctuating GENERIC). Each dissipative
+        process is factored on its own support; no dense `n x n` matrix for structured
+        models."""
+        return self.functions.noise_operator(y, self._p(), self.data, scale)
 
     def fields(self, y: StateLike) -> dict[str, dict[str, Array]]:
         """Per cell kind: `energy`, `entropy` and `entropy_production` densities as arrays

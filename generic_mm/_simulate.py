@@ -17,8 +17,9 @@ from ._compiled import CompiledModel, compile as _compile
 from ._errors import InputError, SimulationError
 from ._expressions import closest
 from ._model import AbstractModel
+from ._noise import brownian_tree, noise_settings, sde_terms
 from ._region import any_violation, validate_overrides
-from ._sharding import shard_batch
+from ._sharding import gather_processes, process_share, shard_batch
 from ._trajectory import Trajectory
 from ._validate import is_traced, real_array, require_finite, violated_assumption
 
@@ -199,8 +200,10 @@ def _integrate(
     meter,
     axes,
     scale_atol,
+    keys=None,
+    noise=None,
 ):
-    def one(y0, params):
+    def one(y0, params, key):
         atol = None
         if scale_atol:
             # The scale-aware default, per ensemble member (from its own initial state).
@@ -218,8 +221,19 @@ def _integrate(
         )
         model = eqx.tree_at(lambda c: c.params, compiled, params)
         saveat = diffrax.SaveAt(subs=[save, diffrax.SubSaveAt(t1=True)])
+        if noise is None:
+            terms, args = model.term, model
+        else:
+            kB, tol, tree = noise
+            shape = (model.noise_dim,)
+            brownian = (
+                diffrax.VirtualBrownianTree(t0, t1, tol=tol, shape=shape, key=key)
+                if tree
+                else diffrax.UnsafeBrownianPath(shape=shape, key=key)
+            )
+            terms, args = sde_terms(model, brownian), (model, kB)
         sol = diffrax.diffeqsolve(
-            model.term,
+            terms,
             solver,
             t0,
             t1,
@@ -227,7 +241,7 @@ def _integrate(
             y0,
             saveat=saveat,
             stepsize_controller=controller_,
-            args=model,
+            args=args,
             adjoint=adjoint,
             max_steps=max_steps,
             throw=False,
@@ -249,8 +263,8 @@ def _integrate(
         )
 
     if axes is None:
-        return one(y0, params)
-    return jax.vmap(one, in_axes=axes)(y0, params)
+        return one(y0, params, keys)
+    return jax.vmap(one, in_axes=axes)(y0, params, keys)
 
 
 def simulate(
@@ -270,6 +284,10 @@ def simulate(
     check: bool = True,
     stepsize_controller: diffrax.AbstractStepSizeController | None = None,
     adjoint: diffrax.AbstractAdjoint | None = None,
+    noise: float | None = None,
+    key: Any = None,
+    paths: int | None = None,
+    brownian: str = "tree",
 ) -> Trajectory:
     r"""Integrate a GENERIC model with `diffrax.diffeqsolve`.
 
@@ -303,6 +321,21 @@ def simulate(
     - `progress`: show a tqdm progress bar.
     - `check`: refuse models that fail [`generic_mm.check`][].
     - `stepsize_controller`, `adjoint`: passed to diffrax when given.
+    - `noise`: Boltzmann's constant $k_B$ (in the model's units): integrate fluctuating
+        GENERIC (Ito), $dx = [L\nabla E + M\nabla S + k_B\,\mathrm{div}M]\,dt + B\,dW$
+        with $BB^T = 2k_BM$, driven by a `diffrax.VirtualBrownianTree` (reproducible from
+        `key`, differentiable). Fixed steps `dt0`; the solver must be an Ito solver
+        (default `diffrax.Euler()`, Euler-Maruyama; `diffrax.ItoMilstein()`). See the
+        fluctuations page.
+    - `key`: the PRNG key of a stochastic run (`jax.random.key(seed)`); an ensemble splits
+        it, one key per member.
+    - `brownian`: `"tree"` (default): a `diffrax.VirtualBrownianTree`, one Brownian path
+        per key whatever the step, so runs at different `dt0` see the same path (strong
+        convergence); `"steps"`: `diffrax.UnsafeBrownianPath`, independent increments per
+        fixed step, much faster (about 25x on a CPU), but a different path at each `dt0`.
+    - `paths`: the number of noise realisations (an ensemble of `paths` members from one
+        `y0`); with a batched `y0` or `params`, leave it out (each member gets its own
+        noise) or give the same number.
 
     **Returns:** a [`generic_mm.Trajectory`][]; for an ensemble, arrays with a leading axis
     `B`, computed in one vmapped call sharded over the local devices.
@@ -315,9 +348,19 @@ def simulate(
     compiled = _as_compiled(model, check)
     y0_arr, y_batch = _initial_state(compiled, y0)
     p_vals, p_batch = _parameters(compiled, params)
+    # Overrides with a leading axis make the ensemble (a structured model's own per-cell
+    # parameter arrays do not).
+    p_batched = {_key_name(k, "params") for k, v in (params or {}).items() if np.ndim(v) == 1}
     if y_batch is not None and p_batch is not None and y_batch != p_batch:
         raise InputError(f"ensemble: y0 has {y_batch} members but params have {p_batch}.")
     batch = y_batch if y_batch is not None else p_batch
+    given_batch = batch  # paths may extend it below; the inputs themselves have this one
+    keys, noise_args = None, None
+    if noise is None and (key is not None or paths is not None or brownian != "tree"):
+        raise InputError(
+            "key, paths, brownian: only a stochastic run takes them; give noise=kB as well (or leave "
+            "them out)."
+        )
     if not isinstance(max_steps, int) or max_steps < 1:
         raise InputError(f"max_steps: expected a positive integer, got {max_steps!r}.")
     t0_f, t1_f = _as_time(t0, "t0"), _as_time(t1, "t1")
@@ -329,6 +372,23 @@ def simulate(
     atol_value: Any = 1e-2 * rtol if atol is None else _positive(atol, "atol")  # see below
     if dt0 is not None:
         dt0 = _positive(dt0, "dt0")
+    if noise is not None:
+        kB, solver, stepsize_controller, keys, batch = noise_settings(
+            compiled, noise, key, paths, batch, solver, stepsize_controller, dt0
+        )
+        assert dt0 is not None
+        needed = int(np.ceil((t1_f - t0_f) / dt0 - 1e-9))
+        if needed > max_steps:
+            raise InputError(
+                f"max_steps: {needed} steps of dt0={dt0:g} are needed to reach t1, but "
+                f"max_steps={max_steps}; raise max_steps or dt0."
+            )
+        # The Brownian tree resolves half a step (diffrax's advice for fixed steps).
+        noise_args = (
+            jnp.asarray(kB, dtype=float),
+            jnp.asarray(dt0 / 2, dtype=float),
+            brownian_tree(brownian),
+        )
     solver, controller, dt0 = _stepping(solver, stepsize_controller, dt0, rtol, atol_value)
     scale_atol = scale_atol and isinstance(controller, diffrax.PIDController)
     if dt0 is None and isinstance(controller, diffrax.AbstractAdaptiveStepSizeController):
@@ -336,7 +396,7 @@ def simulate(
         # (exp of an entropy); one NaN error estimate then stalls the controller at t0.
         # Start small instead: the controller grows the step up to 10x per step.
         dt0 = _FIRST_STEP * (t1_f - t0_f)
-    _check_initial_state(compiled, y0_arr, p_vals, batch)
+    _check_initial_state(compiled, y0_arr, p_vals, given_batch, p_batched)
     p_used = dict(p_vals)
     flag_atol = (
         jax.vmap(default_atol, in_axes=(0, None))(y0_arr, rtol)
@@ -344,14 +404,18 @@ def simulate(
         else default_atol(y0_arr, rtol)
     )
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
-    adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
+    if adjoint is None:
+        # Per-step increments cannot be replayed backwards: forward-mode derivatives only.
+        steps = noise_args is not None and not noise_args[2]
+        adjoint = diffrax.ForwardMode() if steps else diffrax.RecursiveCheckpointAdjoint()
 
     axes = None
     if batch is not None:
         y_axis = 0 if y_batch is not None else None
-        p_axes = {k: (0 if jnp.ndim(v) == 1 else None) for k, v in p_vals.items()}
-        axes = (y_axis, p_axes)
-        y0_arr, p_vals, pad = shard_batch(y0_arr, p_vals, axes, batch)
+        p_axes = {k: (0 if k in p_batched else None) for k in p_vals}
+        axes = (y_axis, p_axes, None if keys is None else 0)
+        y0_arr, p_vals, keys, local = process_share(y0_arr, p_vals, keys, axes, batch)
+        y0_arr, p_vals, keys, pad = shard_batch(y0_arr, p_vals, axes, local, keys)
     out = _integrate(
         compiled,
         y0_arr,
@@ -367,9 +431,13 @@ def simulate(
         meter=meter,
         axes=axes,
         scale_atol=scale_atol,
+        keys=keys,
+        noise=noise_args,
     )
-    if batch is not None and pad:
-        out = jax.tree_util.tree_map(lambda a: a[:batch], out)
+    if batch is not None:
+        if pad:
+            out = jax.tree_util.tree_map(lambda a: a[:local], out)
+        out = gather_processes(out, batch)
     ts, ys, record, result, t_end, y_end, num_steps, used_atol = out
     if used_atol is not None:
         atol_value = used_atol
@@ -401,12 +469,19 @@ def simulate(
         params=p_used,
         name=compiled.name,
         unit_items=tuple(compiled.units.items()),
+        noise=None if noise is None else float(noise),
     )
     if not is_traced(traj) and not traj.ok:
+        advice = (
+            "; the exact paths conserve E: this is the SDE solver's discretisation error, "
+            "reduce dt0"
+            if noise is not None
+            else "; tighten rtol/atol or use a structure-preserving solver."
+        )
         warnings.warn(
             f"simulate({compiled.name!r}): "
             + traj.summary().splitlines()[-1].removeprefix("WARNING: ")
-            + "; tighten rtol/atol or use a structure-preserving solver.",
+            + advice,
             stacklevel=2,
         )
     return traj
@@ -422,7 +497,7 @@ def _initial_values(compiled, y0, params, axes):
     return at(y0, params) if axes is None else jax.vmap(at, in_axes=axes)(y0, params)
 
 
-def _check_initial_state(compiled: CompiledModel, y0, params, batch) -> None:
+def _check_initial_state(compiled: CompiledModel, y0, params, batch, batched) -> None:
     """Refuse, before solving, an initial state where E, S, the entropy production or the
     rates are not finite (e.g. a negative volume under a logarithm): the solver would only
     report a failed first step."""
@@ -430,7 +505,7 @@ def _check_initial_state(compiled: CompiledModel, y0, params, batch) -> None:
         return
     axes = None
     if batch is not None:
-        p_axes = {k: (0 if jnp.ndim(v) == 1 else None) for k, v in params.items()}
+        p_axes = {k: (0 if k in batched else None) for k in params}
         axes = (0 if jnp.ndim(y0) == 2 else None, p_axes)
     values = _initial_values(compiled, y0, params, axes)
     _check_state_assumptions(compiled, y0)

@@ -91,6 +91,7 @@ class Trajectory(eqx.Module):
     - `energy_tolerance`: the drift of $E$ above which a saved step is flagged
         (`10 (rtol |E_0| + atol)` from the solve's tolerances).
     - `num_steps`: the number of solver steps taken.
+    - `noise`: $k_B$ of a stochastic run (`None` for a deterministic one).
     """
 
     ts: Times
@@ -111,6 +112,7 @@ class Trajectory(eqx.Module):
     # JAX sorts dict keys when it flattens a PyTree: the model's order is kept here.
     process_names: tuple[str, ...] = eqx.field(static=True, default=())
     observable_names: tuple[str, ...] = eqx.field(static=True, default=())
+    noise: float | None = eqx.field(static=True, default=None)
 
     @property
     def entropy_production_by_process(self) -> dict[str, Series]:
@@ -177,8 +179,13 @@ class Trajectory(eqx.Module):
 
     @property
     def entropy_decreased(self) -> Flags:
-        """Per saved step: did $S$ fall below the previous saved value (beyond tolerance)?"""
+        r"""Per saved step: did $S$ fall below the previous saved value (beyond tolerance)?
+
+        Never flagged in a stochastic run: there $S$ fluctuates and may fall along a path
+        (the production $\nabla S\cdot M\nabla S$ stays non-negative)."""
         s = self.entropy
+        if self.noise is not None:
+            return jnp.zeros(s.shape, dtype=bool)
         drop = s[..., :-1] - s[..., 1:] > self.entropy_tolerance[..., None]
         valid = self._valid[..., 1:] & self._valid[..., :-1]
         first = jnp.zeros(s.shape[:-1] + (1,), dtype=bool)

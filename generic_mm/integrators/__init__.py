@@ -7,3 +7,4 @@ from ._discrete_gradient import (
     gonzalez as gonzalez,
     oblique_projector as oblique_projector,
 )
+from ._stochastic import StochasticDiscreteGradient as StochasticDiscreteGradient

@@ -52,7 +52,15 @@ def oblique_projector(a, g):
     return jnp.eye(a.shape[0], dtype=a.dtype) - _ratio(1.0, jnp.dot(g, a)) * jnp.outer(a, g)
 
 
-def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entropy", at_x=None):
+def discrete_rate(
+    model: CompiledModel,
+    x,
+    y,
+    friction_projection: str = "entropy",
+    at_x=None,
+    *,
+    with_energy_gradient: bool = False,
+):
     r"""The discrete GENERIC rate $\bar L\bar g_E + \bar M\bar g_S$ between states `x` and `y`.
 
     $\bar g_E$, $\bar g_S$ are Gonzalez discrete gradients of $E$ and $S$;
@@ -66,7 +74,8 @@ def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entrop
     through the products `model.apply(m, v, w)`, so the cost is that of a vector-field
     evaluation (linear in the number of cells for a structured model).
 
-    `at_x` may carry $(E(x), S(x))$, constant over a step's Newton iterations.
+    `at_x` may carry $(E(x), S(x))$, constant over a step's Newton iterations. With
+    `with_energy_gradient`, returns `(rate, g_E)`.
     """
     d = y - x
     m = 0.5 * (x + y)
@@ -85,7 +94,8 @@ def discrete_rate(model: CompiledModel, x, y, friction_projection: str = "entrop
     w = gE - _ratio(jnp.dot(gS, gE), ss) * gS  # P^T gE
     z = gS - _ratio(jnp.dot(b, gS), eb) * gE  # Q^T gS
     Lw, Mz = model.apply(m, w, z)
-    return (Lw - _ratio(jnp.dot(gS, Lw), ss) * gS) + (Mz - _ratio(jnp.dot(gE, Mz), eb) * b)
+    rate = (Lw - _ratio(jnp.dot(gS, Lw), ss) * gS) + (Mz - _ratio(jnp.dot(gE, Mz), eb) * b)
+    return (rate, gE) if with_energy_gradient else rate
 
 
 DENSE_LIMIT = 400
@@ -234,29 +244,34 @@ class DiscreteGradient(diffrax.AbstractImplicitSolver):
             return y - y0 - h * discrete_rate(model, y0, y, projection, at_y0)
 
         guess = y0 + h * model.vector_field(t0, y0)
-        finder = self.root_finder
-        sol = optx.root_find(
-            residual, finder, guess, throw=False, max_steps=self.root_find_max_steps
-        )
-        y1 = sol.value
-        # Newton's Cauchy termination (a small *update*) can stop at a stationary point of
-        # the residual that is not a root (e.g. when the step has no solution): accept the
-        # step only where the residual itself meets the root finder's tolerances. The
-        # factor covers the residual's own round-off (it is a difference of O(|y|) terms).
-        rtol, atol = _tolerances(finder)
-        slack = 100.0 * jnp.finfo(y0.dtype).eps
-        bound = atol + (rtol + slack) * (jnp.abs(y0) + jnp.abs(y1 - y0))
-        solved = jnp.all(jnp.abs(residual(y1, None)) <= 10.0 * bound)
-        result = RESULTS.promote(
-            optx.RESULTS.where(solved, sol.result, optx.RESULTS.nonlinear_divergence)
-        )
-        # A failed step stays at y0, so that the reported state is the last good one.
-        y1 = jnp.where(result == RESULTS.successful, y1, y0)
+        y1, result = solve_step(residual, guess, y0, self.root_finder, self.root_find_max_steps)
         dense_info = dict(y0=y0, y1=y1)
         return y1, None, dense_info, None, result
 
     def func(self, terms, t0, y0, args):
         return terms.vf(t0, y0, args)
+
+
+def solve_step(residual, guess, y0, finder, max_steps: int):
+    """Solve `residual(y, None) = 0` from `guess`; returns `(y1, result)`, with `y1 = y0`
+    when the step failed.
+
+    Newton's Cauchy termination (a small *update*) can stop at a stationary point of the
+    residual that is not a root (e.g. when the step has no solution): the step is accepted
+    only where the residual itself meets the root finder's tolerances. The factor covers the
+    residual's own round-off (it is a difference of O(|y|) terms).
+    """
+    sol = optx.root_find(residual, finder, guess, throw=False, max_steps=max_steps)
+    y1 = sol.value
+    rtol, atol = _tolerances(finder)
+    slack = 100.0 * jnp.finfo(y0.dtype).eps
+    bound = atol + (rtol + slack) * (jnp.abs(y0) + jnp.abs(y1 - y0))
+    solved = jnp.all(jnp.abs(residual(y1, None)) <= 10.0 * bound)
+    result = RESULTS.promote(
+        optx.RESULTS.where(solved, sol.result, optx.RESULTS.nonlinear_divergence)
+    )
+    # A failed step stays at y0, so that the reported state is the last good one.
+    return jnp.where(result == RESULTS.successful, y1, y0), result
 
 
 def _tolerances(finder) -> tuple[float, float]:

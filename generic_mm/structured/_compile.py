@@ -8,13 +8,18 @@ program, which would make compile time grow with the graph.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
+import lineax as lx
 import sympy as sp
 
 from .._codegen import AbstractFunctions, Program
+from .._errors import InputError
 from .._layout import StateLayout
 from .._model import CompiledParts
+from .._noise import psd_factor
 
 
 def _grad(expr, xs):
@@ -42,6 +47,49 @@ class _Inter:
                 r.local_state, r.param_symbols, [r.energy, _grad(r.energy, r.local_state)]
             )
         self.widths = [len(s.state) for s in r.sides]
+
+    @functools.cached_property
+    def hessian(self) -> Program | None:
+        """The energy's Hessian blocks of each side with itself (what edges add to the
+        Hessian blocks of their cells), or `None` without an energy."""
+        if not self.has_energy:
+            return None
+        blocks, o = [], 0
+        for w in self.widths:
+            xs = self.r.local_state[o : o + w]
+            blocks.append(sp.hessian(self.r.energy, xs))
+            o += w
+        return Program(self.r.local_state, self.r.param_symbols, blocks)
+
+    @functools.cached_property
+    def noise(self) -> tuple[Program, tuple[sp.Symbol, ...]]:
+        r"""The friction block $M_e$ and its divergence per edge, given the local state, the
+        conjugates and each side's Hessian block of the total energy:
+        $(\mathrm{div}M_e)_i = \sum_j\partial M_{ij}/\partial x_j + \sum_{c,j}
+        \partial M_{ij}/\partial g_c\,H_{cj}$ ($c, j$ in the same cell)."""
+        r = self.r
+        M, x, g = r.friction, r.local_state, r.conjugates
+        K = len(x)
+        H = {}
+        o = 0
+        hsyms: list[sp.Symbol] = []
+        for side, w in enumerate(self.widths):
+            for a in range(w):
+                for b in range(w):
+                    h = sp.Symbol(f"_H{side}_{a}_{b}", real=True)
+                    H[o + a, o + b] = h
+                    hsyms.append(h)
+            o += w
+        div = []
+        for i in range(K):
+            terms = [sp.diff(M[i, j], x[j]) for j in range(K)]
+            for (c, j), h in H.items():
+                d = sp.diff(M[i, j], g[c])
+                if d != 0:
+                    terms.append(d * h)
+            div.append(sp.Add(*terms))
+        inputs = [*x, *g, *hsyms]
+        return Program(inputs, r.param_symbols, [M, sp.ImmutableMatrix(div)]), tuple(hsyms)
 
 
 class StructuredFunctions(AbstractFunctions):
@@ -247,6 +295,106 @@ class StructuredFunctions(AbstractFunctions):
         gE, gS = self.gradients(y, p, data)
         return L, M, gE, gS
 
+    # -- noise ----------------------------------------------------------------------------------
+    @functools.cached_property
+    def _cell_hessians(self) -> list[Program]:
+        return [
+            Program(c.state, prog_params, [sp.hessian(c.energy, c.state)])
+            for c, (_, prog_params) in zip(self.model.cells, self.cell_programs)
+        ]
+
+    def _hessian_blocks(self, ys, p, data):
+        """Per kind, `(count, w, w)`: each cell's block of the Hessian of the total energy
+        (its own energy and every edge energy touching it)."""
+        blocks = []
+        for k, (c, prog) in enumerate(zip(self.model.cells, self._cell_hessians)):
+            w = len(c.state)
+            h = jax.vmap(prog)(ys[k], self._cell_params(k, p))[0]
+            blocks.append(h.reshape(c.count, w, w))
+        for i, inter in enumerate(self.inters):
+            prog = inter.hessian
+            if prog is None:
+                continue
+            x = self._gather(i, ys, data)
+            parts = jax.vmap(prog)(x, self._edge_params(i, p, data))
+            idx = data[f"edges.{i}"]
+            for j, (k, w) in enumerate(zip(inter.r.kinds, inter.widths)):
+                blocks[k] = blocks[k].at[idx[:, j]].add(parts[j].reshape(-1, w, w))
+        return blocks
+
+    def _friction_blocks(self, y, p, data):
+        """Per friction interaction: `(i, M_e (n_e, K, K), div M_e (n_e, K))`."""
+        self._check_noise()
+        ys, _, gE, _ = self._state(y, p, data)
+        H = self._hessian_blocks(ys, p, data)
+        out = []
+        for i, inter in enumerate(self.inters):
+            if inter.r.friction is None:
+                continue
+            prog, _ = inter.noise
+            K = len(inter.r.local_state)
+            flat_H = [h.reshape(h.shape[0], -1) for h in H]
+            args = [self._gather(i, a, data) for a in (ys, gE, flat_H)]
+            M, div = jax.vmap(prog)(jnp.concatenate(args, axis=-1), self._edge_params(i, p, data))
+            out.append((i, M.reshape(-1, K, K), div.reshape(-1, K)))
+        return out
+
+    def divergence(self, y, p, data):
+        ys = self._split(y)
+        acc = [jnp.zeros_like(a) for a in ys]
+        for i, _, div in self._friction_blocks(y, p, data):
+            acc = self._scatter(i, div, acc, data)
+        return self._join(acc)
+
+    def noise_dim(self, data) -> int:
+        return sum(
+            data[f"edges.{i}"].shape[0] * len(inter.r.local_state)
+            for i, inter in enumerate(self.inters)
+            if inter.r.friction is not None
+        )
+
+    def noise_operator(self, y, p, data, scale):
+        factors = [(i, jax.vmap(psd_factor)(M)) for i, M, _ in self._friction_blocks(y, p, data)]
+        shapes = [a.shape for a in self._split(y)]
+
+        def apply(dw):
+            acc = [jnp.zeros(sh, dtype=y.dtype) for sh in shapes]
+            start = 0
+            for i, B in factors:
+                n_e, K = B.shape[0], B.shape[1]
+                w = dw[start : start + n_e * K].reshape(n_e, K)
+                start += n_e * K
+                acc = self._scatter(i, scale * jnp.einsum("eij,ej->ei", B, w), acc, data)
+            return self._join(acc)
+
+        structure = jax.ShapeDtypeStruct((self.noise_dim(data),), y.dtype)
+        return lx.FunctionLinearOperator(apply, structure)
+
+    def _check_noise(self) -> None:
+        """Refuse a friction template whose conjugates reach across cells through an
+        interaction energy: its divergence would need Hessian blocks between two cells,
+        which are not assembled."""
+        for inter in self.inters:
+            r = inter.r
+            if r.friction is None:
+                continue
+            M = r.friction
+            used = [c for c, g in enumerate(r.conjugates) if any(sp.diff(e, g) != 0 for e in M)]
+            owner = [j for j, w in enumerate(inter.widths) for _ in range(w)]
+            for c in used:
+                kind_c = r.kinds[owner[c]]
+                others = {r.kinds[j] for j in range(len(r.kinds)) if j != owner[c]}
+                var = r.local_state[c].name.rsplit("_", 1)[0]
+                for other in self.inters:
+                    if other.has_energy and _couples(other, kind_c, var, others):
+                        raise InputError(
+                            f"noise: the friction of interaction {r.name!r} uses the "
+                            f"conjugate dE/d{var}, and the energy of interaction "
+                            f"{other.r.name!r} couples {var} to another cell (a mixed "
+                            "second derivative): the Ito drift kB div M would need Hessian "
+                            "blocks between cells, which generic_mm does not assemble yet."
+                        )
+
     def fields(self, y, p, data):
         ys, cells, gE, phis = self._state(y, p, data)
         sigmas = self._production(p, data, ys, cells, gE)
@@ -267,6 +415,31 @@ class StructuredFunctions(AbstractFunctions):
                 "entropy_production": prod[k].reshape(c.shape),
             }
         return out
+
+
+def _couples(inter: _Inter, kind: int, var: str, others: set[int]) -> bool:
+    """Does `inter`'s energy have a mixed derivative between `var` of a side of `kind` and
+    a variable of a different side whose kind is in `others`?"""
+    r = inter.r
+    o = 0
+    offsets = []
+    for w in inter.widths:
+        offsets.append(o)
+        o += w
+    for a, ka in enumerate(r.kinds):
+        if ka != kind:
+            continue
+        names = [v.name.rsplit("_", 1)[0] for v in r.sides[a].state]
+        if var not in names:
+            continue
+        xa = r.local_state[offsets[a] + names.index(var)]
+        for b, kb in enumerate(r.kinds):
+            if b == a or kb not in others:
+                continue
+            for xb in r.local_state[offsets[b] : offsets[b] + inter.widths[b]]:
+                if sp.diff(r.energy, xa, xb) != 0:
+                    return True
+    return False
 
 
 def compile_parts(model) -> CompiledParts:

@@ -1,0 +1,185 @@
+r"""Fluctuating GENERIC: the drift and noise of a compiled model as Diffrax terms.
+
+Ottinger's fluctuating GENERIC (Ito) adds to $\dot x = L\nabla E + M\nabla S$ the drift
+$k_B\,\mathrm{div}\,M$ and the noise $B\,dW$ with $BB^T = 2k_BM$:
+
+$$dx = \left[L\nabla E + M\nabla S + k_B\,\mathrm{div}\,M\right]dt + B\,dW.$$
+
+Each model kind supplies $\mathrm{div}\,M$ (derived symbolically) and a factor of $M$ that
+never forms the $n\times n$ matrix of a structured model: every dissipative process (a named
+friction matrix of a flat model, a friction template of a structured one, per edge) is
+factored on its own support by a pivoted Cholesky factorisation, and each gets its own
+Wiener increments. Independent noises add their covariances, so the total is $2k_BM$.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._errors import InputError
+from ._validate import is_traced
+
+FACTOR_RTOL = 1e-12
+"""Pivots below this fraction of the largest diagonal entry end the factorisation: the
+neglected part of $M$ is smaller than that, entry by entry."""
+
+
+def psd_factor(A: jax.Array, rtol: float = FACTOR_RTOL) -> jax.Array:
+    r"""A factor $B$ with $BB^T = A$ of a symmetric positive semi-definite matrix `A`.
+
+    Diagonally pivoted Cholesky (outer-product form): at each step the largest remaining
+    diagonal entry is the pivot; once every remaining one is below `rtol` times the largest
+    diagonal entry of `A`, the remaining columns are zero. Rank-deficient `A` (every
+    GENERIC friction matrix: $M\nabla E = 0$) is fine, there is no square root of a
+    negative round-off, and the result is differentiable where the pivots do not tie.
+    Works on a `(k, k)` matrix; `jax.vmap` it for many.
+    """
+    n = A.shape[-1]
+    if n == 0:
+        return A
+    A = 0.5 * (A + A.T)
+    tol = rtol * jnp.max(jnp.abs(jnp.diagonal(A)))
+
+    def step(k, carry):
+        R, B = carry
+        d = jnp.diagonal(R)
+        p = jnp.argmax(d)
+        pivot = d[p]
+        ok = pivot > tol
+        # The double `where` keeps the gradient finite where a pivot is cut off.
+        col = jnp.where(ok, R[:, p] / jnp.sqrt(jnp.where(ok, pivot, 1.0)), 0.0)
+        return R - jnp.outer(col, col), B.at[:, k].set(col)
+
+    _, B = jax.lax.fori_loop(0, n, step, (A, jnp.zeros_like(A)))
+    return B
+
+
+def _drift(t, y, args):
+    model, kB = args
+    return model.vector_field(t, y) + kB * model.divergence(y)
+
+
+def _diffusion(t, y, args):
+    model, kB = args
+    return model.noise_operator(y, jnp.sqrt(2.0 * kB))
+
+
+def sde_terms(model: Any, brownian: diffrax.AbstractBrownianPath) -> diffrax.MultiTerm:
+    r"""`MultiTerm(ODETerm(drift), ControlTerm(diffusion, brownian))` for a compiled model,
+    with `args = (model, kB)`: drift $L\nabla E + M\nabla S + k_B\mathrm{div}M$, diffusion
+    the linear operator $\sqrt{2k_B}\,B(x)$ applied to the Brownian increments."""
+    del model  # the terms read the model from `args`, so parameters can be swept
+    return diffrax.MultiTerm(diffrax.ODETerm(_drift), diffrax.ControlTerm(_diffusion, brownian))
+
+
+def _kB(noise: Any) -> float:
+    if is_traced(noise):
+        raise InputError("noise: must be a concrete number (kB), not traced.")
+    if isinstance(noise, bool):
+        raise InputError(
+            f"noise: expected Boltzmann's constant kB (a positive number), got {noise!r}."
+        )
+    try:
+        kB = float(noise)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"noise: expected Boltzmann's constant kB (a positive number), got {noise!r}."
+        ) from None
+    if not (np.isfinite(kB) and kB > 0):
+        raise InputError(
+            f"noise: expected a finite positive kB, got {noise!r} (leave noise out for the "
+            "deterministic model)."
+        )
+    return kB
+
+
+def _keys(key: Any, count: int | None) -> Any:
+    """One key, or `count` keys split from `key`."""
+    if key is None:
+        raise InputError(
+            "key: a stochastic run needs a PRNG key, e.g. key=jax.random.key(0): the same key "
+            "gives the same noise (and the same paths)."
+        )
+    try:
+        is_typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    except AttributeError:
+        is_typed = False
+    raw = not is_typed and np.shape(key) == (2,) and np.asarray(key).dtype == np.uint32
+    if not (is_typed and np.ndim(key) == 0) and not raw:
+        raise InputError(
+            f"key: expected one JAX PRNG key (jax.random.key(seed)), got "
+            f"{type(key).__name__} of shape {np.shape(key)}."
+        )
+    return key if count is None else jax.random.split(key, count)
+
+
+def noise_settings(
+    compiled: Any,
+    noise: Any,
+    key: Any,
+    paths: Any,
+    batch: int | None,
+    solver: Any,
+    controller: Any,
+    dt0: float | None,
+):
+    """Validate a stochastic run's arguments.
+
+    Returns `(kB, solver, controller, keys, batch)`: the solver (`diffrax.Euler()`,
+    Euler-Maruyama, by default), fixed steps, one key per ensemble member (or one key).
+    """
+    kB = _kB(noise)
+    if paths is not None:
+        if isinstance(paths, bool) or not isinstance(paths, (int, np.integer)) or paths < 1:
+            raise InputError(f"paths: expected a positive integer, got {paths!r}.")
+        paths = int(paths)
+        if batch is not None and batch != paths:
+            raise InputError(
+                f"paths: the ensemble (y0 or params) has {batch} members but paths={paths}; "
+                "give one path per member (leave paths out), or repeat the members."
+            )
+        batch = paths
+    solver = diffrax.Euler() if solver is None else solver
+    if isinstance(solver, diffrax.AbstractStratonovichSolver) or not isinstance(
+        solver, diffrax.AbstractItoSolver
+    ):
+        kind = (
+            "converges to the Stratonovich solution"
+            if isinstance(solver, diffrax.AbstractStratonovichSolver)
+            else "is not an Ito SDE solver"
+        )
+        raise InputError(
+            f"solver: {type(solver).__name__} {kind}; fluctuating GENERIC is an Ito equation "
+            "(its kB div M drift is the Ito one). Use diffrax.Euler() (Euler-Maruyama, strong "
+            "order 1/2), diffrax.ItoMilstein() (strong order 1 for commutative noise, e.g. "
+            "one dissipative process of rank one) or gm.StochasticDiscreteGradient() (E to "
+            "round-off on every path)."
+        )
+    if controller is not None and not isinstance(controller, diffrax.ConstantStepSize):
+        raise InputError(
+            "stepsize_controller: stochastic runs take fixed steps (the Ito solvers have no "
+            "error estimate); leave it out and give dt0."
+        )
+    if dt0 is None:
+        raise InputError("dt0: a stochastic run takes fixed steps: give dt0 (the step size).")
+    try:
+        _ = compiled.noise_dim
+    except InputError as exc:
+        raise InputError(f"noise: {exc}") from None
+    keys = _keys(key, batch)
+    return kB, solver, diffrax.ConstantStepSize(), keys, batch
+
+
+BROWNIAN = ("tree", "steps")
+
+
+def brownian_tree(brownian: Any) -> bool:
+    """`True` for a `VirtualBrownianTree` (`"tree"`), `False` for per-step increments."""
+    if brownian not in BROWNIAN:
+        raise InputError(f"brownian: expected one of {BROWNIAN}, got {brownian!r}.")
+    return brownian == "tree"
