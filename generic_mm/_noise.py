@@ -29,6 +29,10 @@ FACTOR_RTOL = 1e-12
 neglected part of $M$ is smaller than that, entry by entry."""
 
 
+UNROLL = 8
+"""Factorisations of at most this size are unrolled (a loop costs more than the work)."""
+
+
 def psd_factor(A: jax.Array, rtol: float = FACTOR_RTOL) -> jax.Array:
     r"""A factor $B$ with $BB^T = A$ of a symmetric positive semi-definite matrix `A`.
 
@@ -55,8 +59,13 @@ def psd_factor(A: jax.Array, rtol: float = FACTOR_RTOL) -> jax.Array:
         col = jnp.where(ok, R[:, p] / jnp.sqrt(jnp.where(ok, pivot, 1.0)), 0.0)
         return R - jnp.outer(col, col), B.at[:, k].set(col)
 
-    _, B = jax.lax.fori_loop(0, n, step, (A, jnp.zeros_like(A)))
-    return B
+    carry = (A, jnp.zeros_like(A))
+    if n <= UNROLL:
+        # Small blocks (every process of a flat model, every edge): no loop overhead.
+        for k in range(n):
+            carry = step(k, carry)
+        return carry[1]
+    return jax.lax.fori_loop(0, n, step, carry)[1]
 
 
 def _drift(t, y, args):

@@ -4,6 +4,11 @@ $x = (q, p, s)$, $E = p^2/2m + k q^2/2 + c T_0 e^{s/c}$, $S = s$, bath temperatu
 $T = T_0 e^{s/c}$. With $w = (0, 1, -p/(mT))$ and $M = \gamma T w w^T$:
 $\dot p = -kq - \gamma p/m$ and $T\dot s = \gamma p^2/m^2$. The mechanical energy ends in the
 bath: $T_\infty = T_0 + E_{mech}(0)/c$.
+
+With noise (`gm.simulate(..., noise=kB)`) it is a Brownian oscillator in a finite bath: the
+stationary law $e^{S/k_B}$ on the energy shell $E$ makes $H/E \sim \mathrm{Beta}(1, c/k_B)$
+($H$ the oscillator's energy), so $\langle p^2/m\rangle = \langle kq^2\rangle =
+k_BE/(c + k_B) = k_B\langle T\rangle$ (see the fluctuations page).
 """
 
 import sympy as sp
