@@ -241,6 +241,12 @@ class Trajectory(eqx.Module):
                 f"(entropy produced {float(self.entropy_produced):.6g})"
             )
         lines.append(f"solver steps: {np.asarray(self.num_steps).max()}")
+        if self.noise is not None:
+            lines.append(
+                f"stochastic (kB = {self.noise:g}): S fluctuates along the paths (not flagged); "
+                f"E moved by up to {float(np.max(self.energy_drift)):.3e} (relative) on a "
+                "path: the solver's discretisation error (the exact paths conserve E)"
+            )
         n_dec = int(np.sum(np.asarray(self.entropy_decreased)))
         n_drift = int(np.sum(np.asarray(self.energy_drifted)))
         if n_dec or n_drift:
@@ -320,6 +326,7 @@ class Trajectory(eqx.Module):
             "observable_names": np.array(self.observable_names, dtype=str),
             "process_names": np.array(self.process_names, dtype=str),
             "param_names": np.array(list(self.params), dtype=str),
+            "noise": np.array(np.nan if self.noise is None else self.noise),
         }
         for key in (
             "ts",
@@ -494,7 +501,23 @@ def _load_npz(path: Path) -> Trajectory:
         params={str(k): jnp.asarray(need(f"param_values/{k}")) for k in need("param_names")},
         name=str(need("name")),
         unit_items=tuple((str(k), str(v)) for k, v in units.items()),
+        noise=_noise_entry(entries, where),
     )
+
+
+def _noise_entry(entries: dict, where: str) -> float | None:
+    """kB of a stochastic run (`nan`, or no entry in older files: deterministic)."""
+    if "noise" not in entries:
+        return None
+    try:
+        value = float(entries["noise"])
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: the entry 'noise' is not a number.") from None
+    if np.isnan(value):
+        return None
+    if not (np.isfinite(value) and value > 0):
+        raise InputError(f"{where}: the entry 'noise' (kB) must be positive, got {value}.")
+    return value
 
 
 def _load_csv(path: Path) -> Trajectory:

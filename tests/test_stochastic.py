@@ -418,3 +418,47 @@ def test_bad_stochastic_arguments_are_refused(oscillator, kwargs, match):
     y0 = kwargs.pop("y0", damped_oscillator.initial_state)
     with pytest.raises(gm.InputError, match=match):
         gm.simulate(oscillator, y0, t1=1.0, **kwargs)
+
+
+def test_gle_random_force_obeys_the_second_fdt():
+    r"""The Prony embedding with noise: each auxiliary force is an Ornstein-Uhlenbeck
+    process forced by the bath, so the random force R = sum_k u_k of a clamped particle
+    (a huge mass: v ~ 0, no memory response) has <R(t) R(0)> = kB T K(t), the second
+    fluctuation-dissipation theorem, for exponential and damped-cosine terms alike."""
+    from generic_mm.memory import PronyKernel, gle_model
+
+    kB, T0 = 1.0, 1.5
+    kernel = PronyKernel([1.0, 0.6], [0.5, 1.5], frequencies=[0.0, 2.0])
+    model = gle_model(kernel, mass=1e8, T0=T0)  # an ideal reservoir: T = T0
+    state = {name: 0.0 for name in ("q", "p", "u1", "u2", "w2", "s")}
+    dt, stride = 0.01, 10
+    tr = _quiet_simulate(
+        model,
+        state,
+        t1=400.0,
+        noise=kB,
+        key=jax.random.key(7),
+        paths=32,
+        dt0=dt,
+        saveat=4001,
+        brownian="steps",
+        max_steps=50_000,
+    )
+    # The force on the particle is sum_k u_k (the w_k of a damped cosine only rotate with
+    # u_k); burn-in t < 10 (the slowest decay time is 1.5).
+    R = np.asarray(tr["F_mem"])[:, 100:]
+    assert np.allclose(R, np.asarray(tr["u1"] + tr["u2"])[:, 100:])
+    lags = [0, 5, 10, 20, 40]  # saved every 0.1: t = 0, 0.5, 1, 2, 4
+    for lag in lags:
+        per_path = (R[:, : R.shape[1] - lag] * R[:, lag:]).mean(axis=1)
+        mean, err = _mean_and_error(per_path)
+        expected = kB * T0 * float(kernel(lag * dt * stride))
+        # 4 standard errors, plus Euler-Maruyama's O(dt) bias of the OU variance (~1%).
+        assert abs(mean - expected) < 4 * err + 0.01 * kB * T0 * float(kernel(0.0)), (
+            lag,
+            mean,
+            expected,
+            err,
+        )
+    # The error bar resolves the kernel: at t = 0 it is under 3% of K(0).
+    assert _mean_and_error((R * R).mean(axis=1))[1] < 0.03 * kB * T0 * float(kernel(0.0))

@@ -32,6 +32,7 @@ from ._process import (
     signals,
 )
 from ._run import cmd_run
+from ._stochastic import add_options as add_stochastic_options
 
 __all__ = [
     "EXIT_INCONSISTENT",
@@ -167,6 +168,7 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         help=f"most solver steps (default: [simulation] max_steps, else {steps})",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_stochastic_options(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,8 +30,8 @@ class InputProblem(Exception):
     """Bad command-line input: exit status 2 with this message."""
 
 
-def integer(minimum: int) -> Callable[[str], int]:
-    """An argparse `type=`: an integer `>= minimum`."""
+def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse `type=`: an integer `>= minimum` (and `<= maximum`)."""
 
     def parse(text: str) -> int:
         try:
@@ -40,6 +40,8 @@ def integer(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected an integer <= {maximum}, got {value}")
         return value
 
     return parse
@@ -73,14 +75,15 @@ def option(args: argparse.Namespace, sim: Mapping[str, Any], key: str) -> Any:
     return sim.get(key, DEFAULTS.get(key))
 
 
-def make_solver(name: str, where: str):
-    """The solver called `name` (one of `generic_mm.io.SOLVERS`), or an `InputProblem`
-    naming `where` it was asked for."""
+def make_solver(name: str, where: str, names: tuple[str, ...] | None = None):
+    """The solver called `name` (one of `names`, by default `generic_mm.io.SOLVERS`), or
+    an `InputProblem` naming `where` it was asked for."""
     from ..io import SOLVERS, make_solver as build
 
-    if name not in SOLVERS:
+    names = SOLVERS if names is None else names
+    if name not in names:
         raise InputProblem(
-            f"{where} {name!r}: unknown solver{closest(name, SOLVERS)}; one of {', '.join(SOLVERS)}"
+            f"{where} {name!r}: unknown solver{closest(name, names)}; one of {', '.join(names)}"
         )
     return build(name)
 

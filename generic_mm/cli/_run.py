@@ -1,5 +1,5 @@
-"""`generic-mm run`: check a model, integrate it (one run or a `--sweep` ensemble in one
-vectorised solve) and write the trajectory."""
+"""`generic-mm run`: check a model, integrate it (one run, a `--sweep` ensemble in one
+vectorised solve, or paths of fluctuating GENERIC with `--noise`) and write the trajectory."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from .._checks import CheckOptions
 from .._errors import InputError
 from .._files import writable_target
 from .._simulate import simulate
+from ..io import SDE_SOLVERS
 from ._cache import checked, compilation_cache
 from ._inputs import InputProblem, load, make_solver, option, parse_sets, parse_sweeps
 from ._process import EXIT_INCONSISTENT, EXIT_OK, warnings_said_once
+from ._stochastic import describe, stochastic_options
 
 
 def _times(args, sim: Mapping[str, Any], path: Path) -> tuple[float, float]:
@@ -34,19 +36,39 @@ def _times(args, sim: Mapping[str, Any], path: Path) -> tuple[float, float]:
     return t0, t1
 
 
+def _solver(args, sim: Mapping[str, Any], path: Path) -> tuple[Any, str | None]:
+    """The solver asked for and its name (`None`: simulate's default). A stochastic run takes
+    only `--solver` (the file's `[simulation] solver` is for deterministic runs), and only an
+    Ito solver."""
+    if args.noise is None:
+        name = args.solver or sim.get("solver")
+        where = "--solver" if args.solver else f"{path}: [simulation] solver"
+    else:
+        name, where = args.solver, "--solver"
+    if name is None:
+        return None, None  # Tsit5, or Euler-Maruyama with noise: simulate's defaults
+    if args.noise is not None and name not in SDE_SOLVERS:
+        raise InputProblem(
+            f"--solver {name}: a stochastic run (--noise) needs an Ito SDE solver: "
+            f"{', '.join(SDE_SOLVERS)} (Euler is Euler-Maruyama, the default)"
+        )
+    solver = make_solver(name, where, SDE_SOLVERS if args.noise is not None else None)
+    return solver, name
+
+
 def _solve_options(args, sim: Mapping[str, Any], path: Path, span: float) -> dict[str, Any]:
     from ..io import takes_fixed_steps
 
-    name = args.solver or sim.get("solver")
-    where = "--solver" if args.solver else f"{path}: [simulation] solver"
-    solver = None if name is None else make_solver(name, where)
+    solver, name = _solver(args, sim, path)
     dt0 = option(args, sim, "dt0")
     max_steps = option(args, sim, "max_steps")
-    if name is not None and takes_fixed_steps(name):
+    if args.noise is not None or (name is not None and takes_fixed_steps(name)):
+        what = f"--solver {name}" if args.noise is None else "a stochastic run (--noise)"
         if dt0 is None:
+            why = "it has no error estimate" if args.noise is None else "Euler-Maruyama"
             raise InputProblem(
-                f"--solver {name} takes fixed steps (it has no error estimate): give the step "
-                "size with --dt0 H (or dt0 in [simulation])"
+                f"{what} takes fixed steps ({why}): give the step size with --dt0 H (or dt0 "
+                "in [simulation])"
             )
         if span / dt0 > max_steps:
             raise InputProblem(
@@ -55,8 +77,8 @@ def _solve_options(args, sim: Mapping[str, Any], path: Path, span: float) -> dic
             )
         if args.rtol is not None or args.atol is not None:
             print(
-                f"generic-mm: warning: --rtol/--atol have no effect: --solver {name} takes "
-                "fixed steps of --dt0",
+                f"generic-mm: warning: --rtol/--atol have no effect: {what} takes fixed steps "
+                "of --dt0",
                 file=sys.stderr,
             )
     return dict(
@@ -80,6 +102,8 @@ def _output(args, path: Path, sweeps: Mapping[str, Any]) -> Path:
         raise InputProblem(f"--out {out}: the extension must be .npz or .csv")
     if sweeps and out.suffix != ".npz":
         raise InputProblem(f"--out {out}: a --sweep writes one .npz with a member axis")
+    if args.paths is not None and out.suffix != ".npz":
+        raise InputProblem(f"--out {out}: --paths writes one .npz with a path axis")
     return out
 
 
@@ -99,6 +123,7 @@ def cmd_run(args) -> int:
             "--set name=value"
         )
     t0, t1 = _times(args, sim, path)
+    noise = stochastic_options(args, sweeps)
     options = _solve_options(args, sim, path, t1 - t0)
     out = _output(args, path, sweeps)
     swept = {k: v for k, v in sweeps.items() if k in model.param_names}
@@ -110,7 +135,7 @@ def cmd_run(args) -> int:
         if not report.ok:
             print(f"{path}: not integrated, the model is inconsistent.", file=sys.stderr)
             return EXIT_INCONSISTENT
-        traj = simulate(model, y0, t1, t0, params=swept or None, **options)
+        traj = simulate(model, y0, t1, t0, params=swept or None, **options, **noise)
     try:
         traj.save(out)  # the layout documented with Trajectory.save
     except OSError as err:
@@ -118,6 +143,8 @@ def cmd_run(args) -> int:
     print(f"{model.name}: t = {t0:g} .. {t1:g}")
     for name, values in sweeps.items():
         print(f"swept {name} = {', '.join(f'{v:g}' for v in values)}")
+    if noise:
+        print(describe(args, noise, swept=bool(sweeps)))
     # The summary's WARNING line was said once already, as a warning in the CLI's words.
     print("\n".join(s for s in traj.summary().splitlines() if not s.startswith("WARNING: ")))
     print(f"wrote {out}")

@@ -9,6 +9,7 @@ from ._parser import (
     parse_expression as parse_expression,
 )
 from ._solvers import (
+    SDE_SOLVERS as SDE_SOLVERS,
     SOLVERS as SOLVERS,
     make_solver as make_solver,
     takes_fixed_steps as takes_fixed_steps,

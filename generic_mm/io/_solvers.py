@@ -27,19 +27,26 @@ SOLVERS: tuple[str, ...] = (
 `DiscreteGradient` (energy-conserving, entropy-non-decreasing; `generic_mm.DiscreteGradient`)."""
 
 
+SDE_SOLVERS: tuple[str, ...] = ("Euler", "ItoMilstein", "StochasticDiscreteGradient")
+"""The solvers of stochastic runs (Ito): Euler-Maruyama, Milstein (commutative noise) and
+`StochasticDiscreteGradient` (E to round-off on every path)."""
+
+
 def make_solver(name: str) -> Any:
-    """The solver called `name` (one of `SOLVERS`), with its default options.
+    """The solver called `name` (one of `SOLVERS` or `SDE_SOLVERS`), with its default
+    options.
 
     **Raises:** `InputError` for any other name, listing the known ones.
     """
-    if name not in SOLVERS:
+    known = SOLVERS + tuple(n for n in SDE_SOLVERS if n not in SOLVERS)
+    if name not in known:
         raise InputError(
-            f"unknown solver {name!r}{closest(str(name), SOLVERS)}; one of {', '.join(SOLVERS)}"
+            f"unknown solver {name!r}{closest(str(name), known)}; one of {', '.join(known)}"
         )
-    if name == "DiscreteGradient":
-        from ..integrators import DiscreteGradient
+    if name in ("DiscreteGradient", "StochasticDiscreteGradient"):
+        from .. import integrators
 
-        return DiscreteGradient()
+        return getattr(integrators, name)()
     import diffrax
 
     return getattr(diffrax, name)()
