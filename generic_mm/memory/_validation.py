@@ -3,28 +3,14 @@ says what was received and what was expected."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from .. import InputError
+from .._errors import InputError
+from .._validate import positive_number as number
 
-
-def number(value: Any, where: str, *, positive: bool = True) -> float:
-    """`value` as a finite float (> 0 when `positive`); booleans and strings refused."""
-    need = "a finite positive number" if positive else "a finite number"
-    if isinstance(value, (bool, str, bytes)):
-        raise InputError(f"{where}: expected {need}, got {value!r}.")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"{where}: expected {need}, got {type(value).__name__} {value!r}."
-        ) from None
-    if not math.isfinite(out) or (positive and out <= 0):
-        raise InputError(f"{where}: expected {need}, got {value!r}.")
-    return out
+__all__ = ["count", "number", "uniform_times", "vector"]
 
 
 def count(value: Any, where: str, *, least: int = 1) -> int:
