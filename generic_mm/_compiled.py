@@ -48,6 +48,12 @@ class CompiledModel(eqx.Module):
         return self.specs.specs
 
     @property
+    def warns(self) -> bool:
+        """Whether parameter values outside the sampled region draw a warning: the model
+        was checked and some condition was judged by sampling (not proved symbolically)."""
+        return self.checked and self.specs.sampled
+
+    @property
     def n(self) -> int:
         """The number of state variables."""
         return self.layout.n
@@ -205,7 +211,7 @@ class CompiledModel(eqx.Module):
             if key not in new:
                 raise InputError(f"with_params: {key!r} is not a parameter{closest(key, new)}.")
             new[key] = jnp.asarray(value, dtype=float)
-        validate_overrides(self.parameter_specs, values, "with_params", warn=self.checked)
+        validate_overrides(self.parameter_specs, values, "with_params", warn=self.warns)
         return eqx.tree_at(lambda c: c.params, self, new)
 
     def index(self, name: str) -> int:
@@ -235,12 +241,16 @@ def compile(model: AbstractModel, *, check: bool = True) -> CompiledModel:
             f"compile: expected a model (GenericModel, StructuredModel, ...), got "
             f"{type(model).__name__}."
         )
+    sampled = False
     if check:
-        _check(model).raise_if_failed()
-    return model.cached(("compiled", bool(check)), lambda: _build(model, bool(check)))
+        report = _check(model)
+        report.raise_if_failed()
+        results = [*report, *(r for part in report.processes.values() for r in part)]
+        sampled = any(r.method == "sampled" for r in results)
+    return model.cached(("compiled", bool(check)), lambda: _build(model, bool(check), sampled))
 
 
-def _build(model: AbstractModel, checked: bool) -> CompiledModel:
+def _build(model: AbstractModel, checked: bool, sampled: bool = False) -> CompiledModel:
     params, data, layout, functions = model.compile_parts()
     return CompiledModel(
         params=params,
@@ -249,7 +259,7 @@ def _build(model: AbstractModel, checked: bool) -> CompiledModel:
         name=model.name,
         checked=checked,
         functions=functions,
-        specs=_Specs(model.parameter_specs(), model.state_specs(), model.units),
+        specs=_Specs(model.parameter_specs(), model.state_specs(), model.units, sampled),
     )
 
 
@@ -262,10 +272,14 @@ class _Specs:
         specs: Mapping[str, ParameterSpec],
         states: Mapping[str, Any],
         units: Mapping[str, str],
+        sampled: bool = False,
     ):
         self.specs = dict(specs)
         self.states = dict(states)
         self.units = dict(units)
+        # Did the check judge any condition by sampling a region? Only then can a value
+        # outside that region be unverified (a symbolic proof holds everywhere).
+        self.sampled = sampled
 
 
 class GenericTerm(diffrax.AbstractTerm):

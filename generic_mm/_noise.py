@@ -14,7 +14,7 @@ Wiener increments. Independent noises add their covariances, so the total is $2k
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import diffrax
 import jax
@@ -73,6 +73,12 @@ def _drift(t, y, args):
     return model.vector_field(t, y) + kB * model.divergence(y)
 
 
+def ito_increment(model: Any, kB: Any, y: Any, h: Any, dW: Any) -> jax.Array:
+    r"""$h\,k_B\,\mathrm{div}M(y) + \sqrt{2k_B}\,B(y)\,\Delta W$: what fluctuating GENERIC adds
+    to a step of the deterministic dynamics (evaluated at the start of the step: Ito)."""
+    return h * kB * model.divergence(y) + model.noise_operator(y, jnp.sqrt(2.0 * kB)).mv(dW)
+
+
 def _diffusion(t, y, args):
     model, kB = args
     return model.noise_operator(y, jnp.sqrt(2.0 * kB))
@@ -118,7 +124,7 @@ def _keys(key: Any, count: int | None) -> Any:
         is_typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     except AttributeError:
         is_typed = False
-    raw = not is_typed and np.shape(key) == (2,) and np.asarray(key).dtype == np.uint32
+    raw = not is_typed and jnp.shape(key) == (2,) and getattr(key, "dtype", None) == jnp.uint32
     if not (is_typed and np.ndim(key) == 0) and not raw:
         raise InputError(
             f"key: expected one JAX PRNG key (jax.random.key(seed)), got "
@@ -127,22 +133,46 @@ def _keys(key: Any, count: int | None) -> Any:
     return key if count is None else jax.random.split(key, count)
 
 
+class StochasticRun(NamedTuple):
+    """A stochastic run's validated settings (see `noise_settings`)."""
+
+    solver: Any
+    controller: Any
+    dt0: float | None
+    keys: Any
+    batch: int | None
+    adjoint: Any
+    noise: tuple[Any, Any, bool]  # (kB, Brownian tree tolerance, tree?) for the solve
+
+
+TREE_LEVELS = 20
+"""The Brownian tree resolves 2^-20 of the interval (or half the smallest step, if
+smaller): the same path at every step size above that."""
+
+
 def noise_settings(
     compiled: Any,
+    *,
     noise: Any,
     key: Any,
     paths: Any,
+    brownian: Any,
     batch: int | None,
     solver: Any,
     controller: Any,
+    adjoint: Any,
     dt0: float | None,
-):
-    """Validate a stochastic run's arguments.
-
-    Returns `(kB, solver, controller, keys, batch)`: the solver (`diffrax.Euler()`,
-    Euler-Maruyama, by default), fixed steps, one key per ensemble member (or one key).
-    """
+    t0: float,
+    t1: float,
+    save_ts: Any,
+    max_steps: int,
+) -> StochasticRun:
+    """Validate a stochastic run's arguments: an Ito solver (default `diffrax.Euler()`,
+    Euler-Maruyama), fixed steps `dt0` (stepping onto save times off that grid, so that
+    saved states are states of the SDE, not interpolations), one key per ensemble member,
+    an adjoint that can differentiate the chosen Brownian motion."""
     kB = _kB(noise)
+    tree = brownian_tree(brownian)
     if paths is not None:
         if isinstance(paths, bool) or not isinstance(paths, (int, np.integer)) or paths < 1:
             raise InputError(f"paths: expected a positive integer, got {paths!r}.")
@@ -154,6 +184,53 @@ def noise_settings(
             )
         batch = paths
     solver = diffrax.Euler() if solver is None else solver
+    _ito_solver(solver, compiled)
+    if controller is not None and not isinstance(controller, diffrax.ConstantStepSize):
+        raise InputError(
+            "stepsize_controller: stochastic runs take fixed steps (the Ito solvers have no "
+            "error estimate); leave it out and give dt0."
+        )
+    if dt0 is None:
+        raise InputError("dt0: a stochastic run takes fixed steps: give dt0 (the step size).")
+    try:
+        dim = compiled.noise_dim
+    except InputError as exc:
+        raise InputError(f"noise: {exc}") from None
+    if dim == 0:
+        raise InputError(
+            f"noise: {compiled.name!r} has no dissipative process (M = 0), so fluctuating "
+            "GENERIC adds no noise to it; leave noise out."
+        )
+    grid = _step_grid(t0, t1, dt0, save_ts)
+    steps = int(np.ceil((t1 - t0) / dt0 - 1e-9)) if grid is None else grid.size - 1
+    if steps > max_steps:
+        raise InputError(
+            f"max_steps: {steps} steps of dt0={dt0:g} are needed to reach t1, but "
+            f"max_steps={max_steps}; raise max_steps or dt0."
+        )
+    smallest = dt0 if grid is None else float(np.min(np.diff(grid)))
+    if not tree and dt0 < 16 * float(np.spacing(np.float32(max(abs(t0), abs(t1))))):
+        # diffrax.UnsafeBrownianPath keys each increment by the float32 start time.
+        raise InputError(
+            f"brownian='steps': at times up to {max(abs(t0), abs(t1)):g}, steps of {dt0:g} "
+            "are below float32 resolution, where its increments would repeat; use "
+            "brownian='tree', or start the run at t0 = 0."
+        )
+    adjoint = _adjoint(adjoint, tree)
+    tol = min(smallest / 2, (t1 - t0) * 2.0**-TREE_LEVELS)
+    controller = diffrax.ConstantStepSize() if grid is None else diffrax.StepTo(ts=grid)
+    return StochasticRun(
+        solver,
+        controller,
+        dt0 if grid is None else None,
+        _keys(key, batch),
+        batch,
+        adjoint,
+        (jnp.asarray(kB, dtype=float), jnp.asarray(tol, dtype=float), tree),
+    )
+
+
+def _ito_solver(solver: Any, compiled: Any) -> None:
     if isinstance(solver, diffrax.AbstractStratonovichSolver) or not isinstance(
         solver, diffrax.AbstractItoSolver
     ):
@@ -169,19 +246,46 @@ def noise_settings(
             "one dissipative process of rank one) or gm.StochasticDiscreteGradient() (E to "
             "round-off on every path)."
         )
-    if controller is not None and not isinstance(controller, diffrax.ConstantStepSize):
+    if isinstance(solver, diffrax.ItoMilstein) and not compiled.layout.is_flat:
         raise InputError(
-            "stepsize_controller: stochastic runs take fixed steps (the Ito solvers have no "
-            "error estimate); leave it out and give dt0."
+            "solver: ItoMilstein differentiates the noise factor, which a structured model "
+            "applies matrix-free (per edge), and its order needs commutative noise, which "
+            "per-edge noise is not; use diffrax.Euler() or gm.StochasticDiscreteGradient()."
         )
-    if dt0 is None:
-        raise InputError("dt0: a stochastic run takes fixed steps: give dt0 (the step size).")
-    try:
-        _ = compiled.noise_dim
-    except InputError as exc:
-        raise InputError(f"noise: {exc}") from None
-    keys = _keys(key, batch)
-    return kB, solver, diffrax.ConstantStepSize(), keys, batch
+
+
+def _adjoint(adjoint: Any, tree: bool) -> Any:
+    if adjoint is None:
+        # Per-step increments cannot be replayed backwards: forward-mode derivatives only.
+        return diffrax.RecursiveCheckpointAdjoint() if tree else diffrax.ForwardMode()
+    if isinstance(adjoint, diffrax.BacksolveAdjoint):
+        raise InputError(
+            "adjoint: BacksolveAdjoint cannot differentiate an Ito SDE solve; leave adjoint "
+            "out (RecursiveCheckpointAdjoint with the Brownian tree)."
+        )
+    if not tree and not isinstance(adjoint, (diffrax.ForwardMode, diffrax.DirectAdjoint)):
+        raise InputError(
+            f"adjoint: {type(adjoint).__name__} cannot replay brownian='steps' increments; "
+            "use diffrax.ForwardMode() (the default there: jax.jvp, jax.jacfwd) or "
+            "brownian='tree' for reverse-mode gradients."
+        )
+    return adjoint
+
+
+def _step_grid(t0: float, t1: float, dt0: float, save_ts: Any) -> np.ndarray | None:
+    """Steps of `dt0` from `t0`, plus the save times off that grid (`None`: all are on it,
+    or there are none, so constant steps do)."""
+    if save_ts is None:
+        return None
+    save_ts = np.asarray(save_ts, dtype=float)
+    k = (save_ts - t0) / dt0
+    if np.all(np.abs(k - np.round(k)) <= 1e-9 * np.maximum(1.0, np.abs(k))):
+        return None
+    n = int(np.ceil((t1 - t0) / dt0 - 1e-9))
+    grid = np.union1d(np.minimum(t0 + dt0 * np.arange(n + 1), t1), save_ts)
+    grid = grid[np.concatenate([[True], np.diff(grid) > 1e-9 * dt0])]
+    grid[-1] = t1
+    return grid
 
 
 BROWNIAN = ("tree", "steps")

@@ -29,7 +29,7 @@ def shard_batch(y0, params: dict, axes, batch: int, keys=None):
     nothing is moved.
     """
     n_dev = len(jax.local_devices())
-    traced = is_traced((y0, params))
+    traced = is_traced((y0, params, keys))
     if n_dev == 1 or traced:
         return y0, params, keys, 0
     pad = (-batch) % n_dev

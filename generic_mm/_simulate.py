@@ -18,12 +18,11 @@ from ._compiled import CompiledModel, compile as _compile
 from ._errors import InputError, SimulationError
 from ._expressions import closest
 from ._model import AbstractModel
-from ._noise import brownian_tree, noise_settings, sde_terms
+from ._noise import noise_settings, sde_terms
 from ._region import any_violation, validate_overrides
 from ._sharding import gather_processes, process_share, shard_batch
 from ._trajectory import Trajectory
 from ._validate import is_traced, real_array, require_finite, violated_assumption
-from .integrators import StochasticDiscreteGradient
 
 
 def _as_compiled(model: Any, check: bool) -> CompiledModel:
@@ -127,7 +126,7 @@ def _parameters(compiled: CompiledModel, params: Any) -> tuple[dict[str, jax.Arr
                 f"params[{name!r}]: expected a number or a 1-d batch, got shape {a.shape}."
             )
         require_finite(a, f"params[{name!r}]")
-        validate_overrides(compiled.parameter_specs, {name: a}, "params", warn=compiled.checked)
+        validate_overrides(compiled.parameter_specs, {name: a}, "params", warn=compiled.warns)
         if a.ndim == 1:
             batch.add(a.shape[0])
         values[name] = a
@@ -168,12 +167,13 @@ def _save_spec(saveat: Any, t0: float, t1: float) -> diffrax.SubSaveAt:
     return diffrax.SubSaveAt(ts=jnp.asarray(ts))
 
 
-def _stepping(solver, controller, dt0, rtol, atol):
+def _stepping(solver, controller, dt0, rtol, atol, stochastic=False):
     solver = diffrax.Tsit5() if solver is None else solver
     if not isinstance(solver, diffrax.AbstractSolver):
         raise InputError(f"solver: expected a diffrax solver, got {type(solver).__name__}.")
     structure = getattr(solver, "term_structure", None)
-    if structure is diffrax.MultiTerm or typing.get_origin(structure) is diffrax.MultiTerm:
+    multi = structure is diffrax.MultiTerm or typing.get_origin(structure) is diffrax.MultiTerm
+    if multi and not stochastic:
         raise InputError(
             f"solver: {type(solver).__name__} solves stochastic equations (a drift and a "
             "noise term); give noise=kB for a stochastic run, or use an ODE solver."
@@ -324,7 +324,8 @@ def simulate(
     - `params`: parameter overrides (symbol or name -> value); values with a leading axis
         `B` make an ensemble. Each value is validated against the parameter's sign
         assumptions and declared domain (`InputError`); one outside the default region the
-        check sampled (no domain declared) draws a warning.
+        check sampled (no domain declared) draws a warning when some condition was judged
+        by sampling (a symbolic proof covers every value).
     - `max_steps`: the most solver steps before giving up.
     - `progress`: show a tqdm progress bar.
     - `check`: refuse models that fail [`generic_mm.check`][].
@@ -381,23 +382,26 @@ def simulate(
     if dt0 is not None:
         dt0 = _positive(dt0, "dt0")
     if noise is not None:
-        kB, solver, stepsize_controller, keys, batch = noise_settings(
-            compiled, noise, key, paths, batch, solver, stepsize_controller, dt0
+        run = noise_settings(
+            compiled,
+            noise=noise,
+            key=key,
+            paths=paths,
+            brownian=brownian,
+            batch=batch,
+            solver=solver,
+            controller=stepsize_controller,
+            adjoint=adjoint,
+            dt0=dt0,
+            t0=t0_f,
+            t1=t1_f,
+            save_ts=save.ts,
+            max_steps=max_steps,
         )
-        assert dt0 is not None
-        needed = int(np.ceil((t1_f - t0_f) / dt0 - 1e-9))
-        if needed > max_steps:
-            raise InputError(
-                f"max_steps: {needed} steps of dt0={dt0:g} are needed to reach t1, but "
-                f"max_steps={max_steps}; raise max_steps or dt0."
-            )
-        # The Brownian tree resolves half a step (diffrax's advice for fixed steps).
-        noise_args = (
-            jnp.asarray(kB, dtype=float),
-            jnp.asarray(dt0 / 2, dtype=float),
-            brownian_tree(brownian),
-        )
-    solver, controller, dt0 = _stepping(solver, stepsize_controller, dt0, rtol, atol_value)
+        solver, stepsize_controller, dt0, keys, batch, adjoint, noise_args = run
+    solver, controller, dt0 = _stepping(
+        solver, stepsize_controller, dt0, rtol, atol_value, stochastic=noise is not None
+    )
     scale_atol = scale_atol and isinstance(controller, diffrax.PIDController)
     if dt0 is None and isinstance(controller, diffrax.AbstractAdaptiveStepSizeController):
         # Diffrax's own first-step guess takes a trial step that can overflow a stiff model
@@ -412,10 +416,7 @@ def simulate(
         else default_atol(y0_arr, rtol)
     )
     meter = diffrax.TqdmProgressMeter() if progress else diffrax.NoProgressMeter()
-    if adjoint is None:
-        # Per-step increments cannot be replayed backwards: forward-mode derivatives only.
-        steps = noise_args is not None and not noise_args[2]
-        adjoint = diffrax.ForwardMode() if steps else diffrax.RecursiveCheckpointAdjoint()
+    adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
 
     axes = None
     if batch is not None:
@@ -458,7 +459,7 @@ def simulate(
     if batch is not None and not save.steps:
         ts = ts[0]
     e_tol = 10.0 * (rtol * jnp.abs(energy[..., 0]) + atol_value)
-    if noise is not None and not isinstance(solver, StochasticDiscreteGradient):
+    if noise is not None and not getattr(solver, "conserves_energy", False):
         # Euler-Maruyama and Milstein move E by their discretisation error, of the order
         # of sqrt(dt0) or dt0: reported in the summary, not flagged as a violation.
         e_tol = jnp.full_like(e_tol, jnp.inf)

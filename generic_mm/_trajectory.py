@@ -206,7 +206,8 @@ class Trajectory(eqx.Module):
     @property
     def entropy_produced(self) -> BatchedScalar:
         """$S(t_{end}) - S(t_0)$, with $t_{end}$ the last saved time (negative when $S$
-        fell, which only an inconsistent model run with `check=False` can do)."""
+        fell: along a path of a stochastic run, or in a deterministic run only for an
+        inconsistent model run with `check=False`)."""
         # The last valid slot (saving at solver steps pads the rest with inf times).
         count = jnp.sum(self._valid, axis=-1)
         last = jnp.maximum(count - 1, 0)
@@ -242,10 +243,16 @@ class Trajectory(eqx.Module):
             )
         lines.append(f"solver steps: {np.asarray(self.num_steps).max()}")
         if self.noise is not None:
+            kept = bool(np.all(np.isfinite(np.asarray(self.energy_tolerance))))
+            why = (
+                "the solver keeps E to its tolerance"
+                if kept
+                else "the solver's discretisation error (the exact paths conserve E)"
+            )
             lines.append(
                 f"stochastic (kB = {self.noise:g}): S fluctuates along the paths (not flagged); "
                 f"E moved by up to {float(np.max(self.energy_drift)):.3e} (relative) on a "
-                "path: the solver's discretisation error (the exact paths conserve E)"
+                f"path: {why}"
             )
         n_dec = int(np.sum(np.asarray(self.entropy_decreased)))
         n_drift = int(np.sum(np.asarray(self.energy_drifted)))

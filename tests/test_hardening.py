@@ -106,11 +106,19 @@ def test_parameter_overrides_are_validated_against_assumptions_and_domain():
         gm.simulate(model, y0, 1.0, params={"k": 3.0})
     with pytest.raises(gm.InputError, match="declared positive"):
         gm.compile(model).with_params(gamma=-1.0)
-    with pytest.warns(UserWarning, match="outside .* the default region the consistency check"):
-        gm.simulate(model, y0, 1.0, params={"gamma": 5.0}, saveat=2)
+    # Every condition of this model is proved symbolically (for all values the assumptions
+    # allow): a value outside the sampled region needs no warning.
+    assert all(r.method == "symbolic" for r in gm.check(model))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        gm.simulate(model, y0, 1.0, params={"gamma": 5.0}, saveat=2)
         gm.simulate(model, y0, 1.0, params={"gamma": 0.5, "k": 1.5}, saveat=2)
+    # Where a condition was judged by sampling, a value outside the sampled region is
+    # unverified: it draws a warning.
+    sampled = oscillator(gamma * (2 + sp.sin(q) * sp.cos(p)), domain={"k": (0.5, 2.0)})
+    assert any(r.method == "sampled" for r in gm.check(sampled))
+    with pytest.warns(UserWarning, match="outside .* the default region the consistency check"):
+        gm.simulate(sampled, y0, 1.0, params={"gamma": 5.0}, saveat=2)
     with pytest.raises(gm.ModelError, match="must contain the parameter's value"):
         oscillator(domain={"k": (2.0, 3.0)})
 

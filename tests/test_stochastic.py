@@ -18,7 +18,7 @@ import sympy as sp
 
 import generic_mm as gm
 from generic_mm._noise import psd_factor
-from generic_mm.models import atomic_chain, damped_oscillator, heat_exchange
+from generic_mm.models import atomic_chain, damped_oscillator, heat_exchange, thermoelastic_rod
 from generic_mm.structured import (
     Cells,
     Grid,
@@ -115,8 +115,12 @@ def test_named_processes_get_their_own_noise():
 
 @pytest.mark.parametrize(
     "model",
-    [heat_conduction(5, reservoirs={"x-": 1.5}), atomic_chain.model(6)],
-    ids=["conduction", "atomic_chain"],
+    [
+        heat_conduction(5, reservoirs={"x-": 1.5}),
+        atomic_chain.model(6),
+        thermoelastic_rod.model(5, viscosity=0.3),
+    ],
+    ids=["conduction", "atomic_chain", "thermoelastic_rod"],
 )
 def test_structured_noise_matches_the_flat_model(model):
     # check=False: the checks of these models are tested elsewhere; here only the noise.
@@ -129,23 +133,22 @@ def test_structured_noise_matches_the_flat_model(model):
 
 
 def test_structured_noise_refuses_cross_cell_conjugates():
+    # The friction's column of x_b depends on dE/dx_a, and the spring couples x_a and x_b
+    # across the two cells: div M would need the Hessian block between them.
     x, s = sp.symbols("x s", real=True)
     g = sp.Symbol("g", positive=True)
-    cells = Cells("c", [x, s], x**2 / 2 + sp.exp(s), s, shape=Grid((4,)))
-    spring = Interaction("spring", ("c", "c"), Grid((4,)).edges, energy=lambda a, b: a.x * b.x)
+    grid = Grid((4,))
+    cells = Cells("c", [x, s], x**2 / 2 + sp.exp(s), s, shape=grid)
+    spring = Interaction("spring", ("c", "c"), grid.edges, energy=lambda a, b: a.x * b.x)
 
     def drag(a, b):
-        v = a.dE("x")
-        T = a.dE("s")
         z = sp.Integer(0)
-        return g * sp.Matrix(
-            [[T, -v, z, z], [-v, v**2 / T, z, z], [z, z, z, z], [z, z, z, z]]
-        ).subs({})
+        phi = g * (1 + a.dE("x") ** 2)
+        return sp.Matrix([[phi, z, -phi, z], [z, z, z, z], [-phi, z, phi, z], [z, z, z, z]])
 
-    drag_i = Interaction("drag", ("c", "c"), Grid((4,)).edges, friction=drag, params={g: 1.0})
-    model = StructuredModel([cells], [spring, drag_i])
-    cm = gm.compile(model, check=False)
-    with pytest.raises(gm.InputError, match="couples x to another cell"):
+    drag_i = Interaction("drag", ("c", "c"), grid.edges, friction=drag, params={g: 1.0})
+    cm = gm.compile(StructuredModel([cells], [spring, drag_i]), check=False)
+    with pytest.raises(gm.InputError, match="couples x and x across cells"):
         cm.divergence(jnp.ones(cm.n))
 
 
@@ -172,7 +175,8 @@ def test_pathwise_energy_error_shrinks_at_the_strong_order(oscillator, solver, o
             solver=solver,
         )
 
-    dts = [2.0**-k for k in (4, 5, 6, 7)]
+    # Not dyadic fractions of the interval: the tree must still give one path.
+    dts = [0.02 * 2.0**-k for k in range(4)]
     errors = []
     for dt in dts:
         E = np.asarray(run(dt).energy)
@@ -198,7 +202,7 @@ def test_stochastic_discrete_gradient_keeps_energy_and_converges_to_the_ito_solu
             t1=2.0,
             noise=0.1,
             key=jax.random.key(5),
-            paths=16,
+            paths=64,
             dt0=dt,
             saveat=2,
             solver=solver,
@@ -206,18 +210,18 @@ def test_stochastic_discrete_gradient_keeps_energy_and_converges_to_the_ito_solu
         )
 
     ref = np.asarray(run(diffrax.Euler(), 2.0**-12).ys)[:, -1]
-    dts = [2.0**-k for k in (3, 4, 5, 6)]
+    dts = [0.1 * 2.0**-k for k in range(4)]  # not dyadic: the tree must give one path
     errors = []
     for dt in dts:
         tr = run(gm.StochasticDiscreteGradient(), dt)
         E = np.asarray(tr.energy)
         assert np.abs(E - E[:, :1]).max() < 1e-12 * np.abs(E).max()  # every path, any dt
         errors.append(np.linalg.norm(np.asarray(tr.ys)[:, -1] - ref, axis=-1).mean())
-    # At least strong order 1/2 (measured 0.72 on this rank-one noise), and no levelling
-    # off at the finest steps (the local slope of the last halving stays above 0.4).
+    # At least strong order 1/2 (measured 0.6-0.7 on this rank-one noise), falling at every
+    # halving of the step (no levelling off at a different limit).
     slope = np.polyfit(np.log(dts), np.log(errors), 1)[0]
     assert 0.4 < slope < 1.1, (slope, errors)
-    assert np.log2(errors[-2] / errors[-1]) > 0.4 and errors[-1] < 0.02, errors
+    assert np.all(np.diff(errors) < 0) and errors[-1] < 0.02, errors
 
 
 # -- statistics against statistical mechanics -------------------------------------------------
@@ -404,6 +408,24 @@ def test_gradient_through_a_stochastic_run_matches_finite_differences(oscillator
         ),
         (dict(noise=0.1, key=jnp.zeros(3), dt0=0.1), "key: expected one JAX PRNG key"),
         (
+            dict(noise=0.1, key=jax.random.key(0), dt0=0.1, adjoint=diffrax.BacksolveAdjoint()),
+            "BacksolveAdjoint cannot differentiate an Ito SDE",
+        ),
+        (
+            dict(
+                noise=0.1,
+                key=jax.random.key(0),
+                dt0=0.1,
+                brownian="steps",
+                adjoint=diffrax.RecursiveCheckpointAdjoint(),
+            ),
+            "cannot replay brownian='steps' increments",
+        ),
+        (
+            dict(noise=0.1, key=jax.random.key(0), dt0=1e-4, brownian="steps", t0=1e4),
+            "below float32 resolution",
+        ),
+        (
             dict(
                 noise=0.1,
                 key=jax.random.key(0),
@@ -416,8 +438,55 @@ def test_gradient_through_a_stochastic_run_matches_finite_differences(oscillator
 )
 def test_bad_stochastic_arguments_are_refused(oscillator, kwargs, match):
     y0 = kwargs.pop("y0", damped_oscillator.initial_state)
+    t1 = kwargs.get("t0", 0.0) + 1.0
     with pytest.raises(gm.InputError, match=match):
-        gm.simulate(oscillator, y0, t1=1.0, **kwargs)
+        gm.simulate(oscillator, y0, t1=t1, **kwargs)
+
+
+def test_noise_needs_a_dissipative_process_and_milstein_a_flat_model():
+    hamiltonian = gm.GenericModel(
+        state=sp.symbols("q p", real=True),
+        energy=sum(v**2 for v in sp.symbols("q p", real=True)) / 2,
+        entropy=0,
+        poisson=[[0, 1], [-1, 0]],
+        friction=None,
+    )
+    with pytest.raises(gm.InputError, match="has no dissipative process"):
+        gm.simulate(hamiltonian, [1.0, 0.0], 1.0, noise=0.1, key=jax.random.key(0), dt0=0.1)
+    with pytest.raises(gm.InputError, match="ItoMilstein differentiates the noise factor"):
+        gm.simulate(
+            heat_conduction(3),
+            np.zeros(3),
+            1.0,
+            noise=0.1,
+            key=jax.random.key(0),
+            dt0=0.1,
+            solver=diffrax.ItoMilstein(),
+        )
+    with pytest.raises(gm.InputError, match="solves stochastic equations"):
+        gm.simulate(hamiltonian, [1.0, 0.0], 1.0, solver=diffrax.ItoMilstein(), dt0=0.1)
+
+
+def test_save_times_off_the_step_grid_are_steps_not_interpolations(oscillator):
+    # dt0 = 0.03 does not divide the save spacing 0.1: the solver steps onto the save
+    # times, so every saved state is a state of the scheme (E to round-off with the
+    # stochastic discrete gradient; an interpolated state would miss it by ~1e-3).
+    tr = gm.simulate(
+        oscillator,
+        damped_oscillator.initial_state,
+        1.0,
+        noise=0.1,
+        key=jax.random.PRNGKey(0),  # a raw key works too
+        dt0=0.03,
+        saveat=11,
+        solver=gm.StochasticDiscreteGradient(),
+    )
+    E = np.asarray(tr.energy)
+    assert np.abs(E - E[0]).max() < 1e-12 and tr.ok
+    assert np.allclose(np.asarray(tr.ts), np.linspace(0, 1, 11))
+    assert (
+        int(tr.num_steps) == 34 + 6
+    )  # 34 steps of 0.03 (the last one short), 6 save times between
 
 
 def test_gle_random_force_obeys_the_second_fdt():

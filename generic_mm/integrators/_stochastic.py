@@ -12,6 +12,7 @@ from diffrax import LocalLinearInterpolation
 
 from .._compiled import CompiledModel
 from .._errors import InputError
+from .._noise import ito_increment
 from ._discrete_gradient import DiscreteGradient, _ratio, discrete_rate, solve_step
 
 
@@ -64,6 +65,7 @@ class StochasticDiscreteGradient(diffrax.AbstractItoSolver):
     interpolation_cls: ClassVar[Callable[..., LocalLinearInterpolation]] = LocalLinearInterpolation
 
     deterministic: DiscreteGradient = eqx.field(default_factory=DiscreteGradient)
+    conserves_energy: ClassVar[bool] = True  # E to round-off: a drift is a failure
 
     def __check_init__(self):
         if not isinstance(self.deterministic, DiscreteGradient):
@@ -91,7 +93,7 @@ class StochasticDiscreteGradient(diffrax.AbstractItoSolver):
         _, diffusion = terms.terms
         h = t1 - t0
         dW = diffusion.contr(t0, t1)
-        xi = h * kB * model.divergence(y0) + model.noise_operator(y0, jnp.sqrt(2.0 * kB)).mv(dW)
+        xi = ito_increment(model, kB, y0, h, dW)
         dg = self.deterministic
         at_y0 = model.thermodynamics(y0)[:2]
 

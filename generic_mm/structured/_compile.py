@@ -371,29 +371,32 @@ class StructuredFunctions(AbstractFunctions):
         return lx.FunctionLinearOperator(apply, structure)
 
     def _check_noise(self) -> None:
-        """Refuse a friction template whose conjugates reach across cells through an
-        interaction energy: its divergence would need Hessian blocks between two cells,
-        which are not assembled."""
+        """Refuse a friction template whose divergence needs a Hessian block between two
+        cells: a column j of another side than conjugate c with dM_ij/dg_c != 0, where
+        some interaction energy couples var(c) and var(j) across two cells."""
         for inter in self.inters:
             r = inter.r
             if r.friction is None:
                 continue
-            M = r.friction
-            used = [c for c, g in enumerate(r.conjugates) if any(sp.diff(e, g) != 0 for e in M)]
+            M, K = r.friction, len(r.local_state)
             owner = [j for j, w in enumerate(inter.widths) for _ in range(w)]
-            for c in used:
-                kind_c = r.kinds[owner[c]]
-                others = {r.kinds[j] for j in range(len(r.kinds)) if j != owner[c]}
-                var = r.local_state[c].name.rsplit("_", 1)[0]
-                for other in self.inters:
-                    if other.has_energy and _couples(other, kind_c, var, others):
-                        raise InputError(
-                            f"noise: the friction of interaction {r.name!r} uses the "
-                            f"conjugate dE/d{var}, and the energy of interaction "
-                            f"{other.r.name!r} couples {var} to another cell (a mixed "
-                            "second derivative): the Ito drift kB div M would need Hessian "
-                            "blocks between cells, which generic_mm does not assemble yet."
-                        )
+            names = [v.name.rsplit("_", 1)[0] for v in r.local_state]
+            for c, g in enumerate(r.conjugates):
+                for j in range(K):
+                    if owner[j] == owner[c] or all(sp.diff(M[i, j], g) == 0 for i in range(K)):
+                        continue
+                    a, b = (r.kinds[owner[c]], names[c]), (r.kinds[owner[j]], names[j])
+                    for other in self.inters:
+                        if other.has_energy and _couples(other, a, b):
+                            raise InputError(
+                                f"noise: the friction of interaction {r.name!r} uses the "
+                                f"conjugate dE/d{names[c]} in the column of {names[j]} of "
+                                f"another cell, and the energy of interaction "
+                                f"{other.r.name!r} couples {names[c]} and {names[j]} across "
+                                "cells (a mixed second derivative): the Ito drift kB div M "
+                                "would need Hessian blocks between cells, which generic_mm "
+                                "does not assemble yet."
+                            )
 
     def fields(self, y, p, data):
         ys, cells, gE, phis = self._state(y, p, data)
@@ -417,28 +420,18 @@ class StructuredFunctions(AbstractFunctions):
         return out
 
 
-def _couples(inter: _Inter, kind: int, var: str, others: set[int]) -> bool:
-    """Does `inter`'s energy have a mixed derivative between `var` of a side of `kind` and
-    a variable of a different side whose kind is in `others`?"""
+def _couples(inter: _Inter, a: tuple[int, str], b: tuple[int, str]) -> bool:
+    """Does `inter`'s energy have a mixed derivative between variable `a = (kind, name)` on
+    one side and `b` on another?"""
     r = inter.r
-    o = 0
-    offsets = []
-    for w in inter.widths:
-        offsets.append(o)
-        o += w
-    for a, ka in enumerate(r.kinds):
-        if ka != kind:
-            continue
-        names = [v.name.rsplit("_", 1)[0] for v in r.sides[a].state]
-        if var not in names:
-            continue
-        xa = r.local_state[offsets[a] + names.index(var)]
-        for b, kb in enumerate(r.kinds):
-            if b == a or kb not in others:
-                continue
-            for xb in r.local_state[offsets[b] : offsets[b] + inter.widths[b]]:
-                if sp.diff(r.energy, xa, xb) != 0:
-                    return True
+    local = []
+    for j, side in enumerate(r.sides):
+        for v in side.state:
+            local.append((j, (r.kinds[j], v.name.rsplit("_", 1)[0]), v))
+    for ja, ka, xa in local:
+        for jb, kb, xb in local:
+            if ja != jb and ka == a and kb == b and sp.diff(r.energy, xa, xb) != 0:
+                return True
     return False
 
 
