@@ -12,17 +12,24 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import sympy as sp
 
+from ._arguments import (
+    as_time,
+    check_initial_state,
+    initial_state,
+    key_name,
+    parameters,
+    positive,
+    save_spec,
+)
 from ._compiled import CompiledModel, compile as _compile
 from ._errors import InputError, SimulationError
-from ._expressions import closest
 from ._model import AbstractModel
 from ._noise import noise_settings, sde_terms
-from ._region import any_violation, validate_overrides
+from ._region import any_violation
 from ._sharding import gather_processes, process_share, shard_batch
 from ._trajectory import Trajectory
-from ._validate import is_traced, real_array, require_finite, violated_assumption
+from ._validate import is_traced
 
 
 def _as_compiled(model: Any, check: bool) -> CompiledModel:
@@ -39,132 +46,6 @@ def _as_compiled(model: Any, check: bool) -> CompiledModel:
         f"simulate: expected a model (GenericModel, StructuredModel, ...) or a CompiledModel, "
         f"got {type(model).__name__}."
     )
-
-
-def _key_name(key: Any, where: str) -> str:
-    if isinstance(key, sp.Symbol):
-        return key.name
-    if isinstance(key, str):
-        return key
-    raise InputError(f"{where}: key {key!r} is neither a SymPy Symbol nor a name.")
-
-
-def _initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | None]:
-    """`y0` as an array `(n,)` or `(B, n)`, and the batch size (or None)."""
-    n, names = compiled.n, compiled.state_names
-    if isinstance(y0, Mapping) and not compiled.layout.is_flat:
-        values = {_key_name(k, "y0"): v for k, v in y0.items()}
-        return compiled.layout.pack(values), None
-    if isinstance(y0, Mapping):
-        values: dict[str, Any] = {}
-        for key, value in y0.items():
-            name = _key_name(key, "y0")
-            if name not in names:
-                raise InputError(
-                    f"y0[{name!r}]: not a state variable{closest(name, names)}; "
-                    f"the state is {list(names)}."
-                )
-            if name in values:
-                raise InputError(f"y0: {name!r} is given twice.")
-            values[name] = value
-        missing = [s for s in names if s not in values]
-        if missing:
-            raise InputError(f"y0: missing initial value(s) for {', '.join(map(repr, missing))}.")
-        arrays = []
-        for name in names:
-            a = jnp.asarray(values[name], dtype=float)
-            if a.ndim > 1:
-                raise InputError(
-                    f"y0[{name!r}]: expected a number or a 1-d batch of numbers, got shape {a.shape}."
-                )
-            require_finite(a, f"y0[{name!r}]")
-            arrays.append(a)
-        sizes = {a.shape[0] for a in arrays if a.ndim == 1}
-        if len(sizes) > 1:
-            raise InputError(f"y0: batched initial values have different lengths {sorted(sizes)}.")
-        if not sizes:
-            return jnp.stack(arrays), None
-        (b,) = sizes
-        return jnp.stack([jnp.broadcast_to(a, (b,)) for a in arrays], axis=-1), b
-    arr = jnp.asarray(
-        real_array(
-            y0,
-            "y0",
-            expected=f"a dict name -> value or an array of shape (n,) or (B, n) with n={n}",
-        )
-    )
-    if arr.ndim not in (1, 2) or arr.shape[-1] != n:
-        what = list(names) if compiled.layout.is_flat else f"fields {list(names)}"
-        raise InputError(
-            f"y0: expected shape ({n},) or (B, {n}) for the state {what}, got {arr.shape}."
-        )
-    require_finite(arr, "y0")
-    return arr, (arr.shape[0] if arr.ndim == 2 else None)
-
-
-def _parameters(compiled: CompiledModel, params: Any) -> tuple[dict[str, jax.Array], int | None]:
-    values = dict(compiled.params)
-    if params is None:
-        return values, None
-    if not isinstance(params, Mapping):
-        raise InputError(f"params: expected a mapping name -> value, got {type(params).__name__}.")
-    batch: set[int] = set()
-    for key, value in params.items():
-        name = _key_name(key, "params")
-        if name not in values:
-            raise InputError(
-                f"params[{name!r}]: not a parameter of {compiled.name!r}"
-                f"{closest(name, values)}; the parameters are {sorted(values)}."
-            )
-        a = jnp.asarray(
-            real_array(
-                value, f"params[{name!r}]", expected="a real number or a 1-d batch of real numbers"
-            )
-        )
-        if a.ndim > 1:
-            raise InputError(
-                f"params[{name!r}]: expected a number or a 1-d batch, got shape {a.shape}."
-            )
-        require_finite(a, f"params[{name!r}]")
-        validate_overrides(compiled.parameter_specs, {name: a}, "params", warn=compiled.warns)
-        if a.ndim == 1:
-            batch.add(a.shape[0])
-        values[name] = a
-    if len(batch) > 1:
-        raise InputError(f"params: batched values have different lengths {sorted(batch)}.")
-    return values, (batch.pop() if batch else None)
-
-
-def _save_spec(saveat: Any, t0: float, t1: float) -> diffrax.SubSaveAt:
-    if saveat is None:
-        saveat = 101
-    if isinstance(saveat, bool):
-        raise InputError(
-            f"saveat: expected a number of points, times or a diffrax.SaveAt, got {saveat}."
-        )
-    if isinstance(saveat, int):
-        if saveat < 2:
-            raise InputError(f"saveat: a number of points must be at least 2, got {saveat}.")
-        return diffrax.SubSaveAt(ts=jnp.linspace(t0, t1, saveat))
-    if isinstance(saveat, diffrax.SaveAt):
-        sub = saveat.subs
-        if (
-            saveat.dense
-            or not isinstance(sub, diffrax.SubSaveAt)
-            or sub.fn is not diffrax.SubSaveAt(t1=True).fn
-        ):
-            raise InputError(
-                "saveat: only SaveAt(ts=...), SaveAt(t0=..., t1=...) and SaveAt(steps=True) are "
-                "supported (no dense output, nested subs or custom fn): E and S are computed "
-                "from the saved states."
-            )
-        return sub
-    ts = np.asarray(saveat, dtype=float)
-    if ts.ndim != 1 or ts.size < 1:
-        raise InputError(f"saveat: expected a 1-d array of times, got shape {ts.shape}.")
-    if np.any(np.diff(ts) < 0) or ts[0] < min(t0, t1) or ts[-1] > max(t0, t1):
-        raise InputError(f"saveat: times must be increasing and within [t0, t1] = [{t0}, {t1}].")
-    return diffrax.SubSaveAt(ts=jnp.asarray(ts))
 
 
 def _stepping(solver, controller, dt0, rtol, atol, stochastic=False):
@@ -219,7 +100,7 @@ def _integrate(
             controller_ = eqx.tree_at(lambda c: c.atol, controller, atol)
         else:
             controller_ = controller
-        # Values traced under jit/grad/vmap escaped the validation in `_parameters`.
+        # Values traced under jit/grad/vmap escaped the validation in `parameters`.
         y0 = eqx.error_if(
             y0,
             any_violation(compiled.parameter_specs, params),
@@ -355,11 +236,11 @@ def simulate(
     domain, an initial state where $E$, $S$ or the rates are not finite).
     """
     compiled = _as_compiled(model, check)
-    y0_arr, y_batch = _initial_state(compiled, y0)
-    p_vals, p_batch = _parameters(compiled, params)
+    y0_arr, y_batch = initial_state(compiled, y0)
+    p_vals, p_batch = parameters(compiled, params)
     # Overrides with a leading axis make the ensemble (a structured model's own per-cell
     # parameter arrays do not).
-    p_batched = {_key_name(k, "params") for k, v in (params or {}).items() if np.ndim(v) == 1}
+    p_batched = {key_name(k, "params") for k, v in (params or {}).items() if np.ndim(v) == 1}
     if y_batch is not None and p_batch is not None and y_batch != p_batch:
         raise InputError(f"ensemble: y0 has {y_batch} members but params have {p_batch}.")
     batch = y_batch if y_batch is not None else p_batch
@@ -372,15 +253,15 @@ def simulate(
         )
     if not isinstance(max_steps, int) or max_steps < 1:
         raise InputError(f"max_steps: expected a positive integer, got {max_steps!r}.")
-    t0_f, t1_f = _as_time(t0, "t0"), _as_time(t1, "t1")
+    t0_f, t1_f = as_time(t0, "t0"), as_time(t1, "t1")
     if not t1_f > t0_f:
         raise InputError(f"t1: must be greater than t0 = {t0_f}, got {t1_f}.")
-    save = _save_spec(saveat, t0_f, t1_f)
-    rtol = _positive(rtol, "rtol")
+    save = save_spec(saveat, t0_f, t1_f)
+    rtol = positive(rtol, "rtol")
     scale_atol = atol is None and stepsize_controller is None
-    atol_value: Any = 1e-2 * rtol if atol is None else _positive(atol, "atol")  # see below
+    atol_value: Any = 1e-2 * rtol if atol is None else positive(atol, "atol")  # see below
     if dt0 is not None:
-        dt0 = _positive(dt0, "dt0")
+        dt0 = positive(dt0, "dt0")
     if noise is not None:
         run = noise_settings(
             compiled,
@@ -408,7 +289,7 @@ def simulate(
         # (exp of an entropy); one NaN error estimate then stalls the controller at t0.
         # Start small instead: the controller grows the step up to 10x per step.
         dt0 = _FIRST_STEP * (t1_f - t0_f)
-    _check_initial_state(compiled, y0_arr, p_vals, given_batch, p_batched)
+    check_initial_state(compiled, y0_arr, p_vals, given_batch, p_batched)
     p_used = dict(p_vals)
     flag_atol = (
         jax.vmap(default_atol, in_axes=(0, None))(y0_arr, rtol)
@@ -500,64 +381,6 @@ def simulate(
     return traj
 
 
-@eqx.filter_jit
-def _initial_values(compiled, y0, params, axes):
-    def at(y, p):
-        model = eqx.tree_at(lambda c: c.params, compiled, p)
-        E, S, sigma = model.thermodynamics(y)
-        return E, S, sigma, model.vector_field(0.0, y)
-
-    return at(y0, params) if axes is None else jax.vmap(at, in_axes=axes)(y0, params)
-
-
-def _check_initial_state(compiled: CompiledModel, y0, params, batch, batched) -> None:
-    """Refuse, before solving, an initial state where E, S, the entropy production or the
-    rates are not finite (e.g. a negative volume under a logarithm): the solver would only
-    report a failed first step."""
-    if is_traced((y0, params)):
-        return
-    axes = None
-    if batch is not None:
-        p_axes = {k: (0 if k in batched else None) for k in params}
-        axes = (0 if jnp.ndim(y0) == 2 else None, p_axes)
-    values = _initial_values(compiled, y0, params, axes)
-    _check_state_assumptions(compiled, y0)
-    labels = ("E", "S", "the entropy production", "the rates dx/dt")
-    for label, value in zip(labels, values):
-        bad = ~np.isfinite(np.asarray(value))
-        if not bad.any():
-            continue
-        where, k = "", 0
-        if batch is not None:
-            k = int(np.argmax(bad.reshape(bad.shape[0], -1).any(axis=1)))
-            where = f" of ensemble member {k}"
-        y_bad = np.asarray(y0) if jnp.ndim(y0) == 1 else np.asarray(y0)[k]
-        raise InputError(
-            f"y0: {label} is not finite at the initial state{where} "
-            f"({compiled.layout.describe(y_bad)}): the state or a parameter lies outside "
-            "where the model is defined (e.g. a negative temperature or volume)."
-        )
-
-
-def _check_state_assumptions(compiled: CompiledModel, y0) -> None:
-    """Initial values must honour the state symbols' sign assumptions (the proofs rely on
-    them); outside a declared domain (where the check sampled) they draw a warning."""
-    for name, (symbol, domain) in compiled.specs.states.items():
-        values = np.asarray(compiled.layout.select(np.asarray(y0), name))
-        bad = violated_assumption(symbol, values)
-        if bad is not None:
-            raise InputError(
-                f"y0[{name!r}]: {name} is declared {bad[0]} but got {bad[1]:g}; the consistency "
-                "check (and its proofs) assume it. Start from a state where it holds."
-            )
-        if domain is not None and np.any((values < domain[0]) | (values > domain[1])):
-            warnings.warn(
-                f"y0[{name!r}]: starts outside [{domain[0]:g}, {domain[1]:g}], the declared "
-                "domain over which the model was checked.",
-                stacklevel=3,
-            )
-
-
 ATOL_FLOOR = 1e-10
 """The scale-aware `atol` uses variables no smaller than this fraction of the largest."""
 
@@ -571,34 +394,6 @@ def default_atol(y0: Any, rtol: Any) -> Any:
     smallest = jnp.min(jnp.where(mags > 0, mags, jnp.inf))
     scale = jnp.where(largest > 0, jnp.maximum(smallest, ATOL_FLOOR * largest), 1.0)
     return 1e-2 * rtol * scale
-
-
-def _positive(value: Any, where: str) -> float:
-    if is_traced(value):
-        raise InputError(f"{where}: must be a concrete number, not traced.")
-    if isinstance(value, bool):
-        raise InputError(f"{where}: expected a positive number, got {value!r}.")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: expected a positive number, got {value!r}.") from None
-    if not (np.isfinite(out) and out > 0):
-        raise InputError(f"{where}: expected a finite positive number, got {value!r}.")
-    return out
-
-
-def _as_time(value: Any, where: str) -> float:
-    if is_traced(value):
-        raise InputError(
-            f"{where}: must be a concrete number (it fixes the saved times), not traced."
-        )
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: expected a number, got {value!r}.") from None
-    if not np.isfinite(out):
-        raise InputError(f"{where}: expected a finite number, got {out}.")
-    return out
 
 
 _FIRST_STEP = 1e-6  # fraction of the interval for the first adaptive step

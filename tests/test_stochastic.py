@@ -531,3 +531,23 @@ def test_gle_random_force_obeys_the_second_fdt():
         )
     # The error bar resolves the kernel: at t = 0 it is under 3% of K(0).
     assert _mean_and_error((R * R).mean(axis=1))[1] < 0.03 * kB * T0 * float(kernel(0.0))
+
+
+def test_a_stochastic_trajectory_keeps_its_kb_when_saved(oscillator, tmp_path):
+    tr = _quiet_simulate(
+        oscillator,
+        damped_oscillator.initial_state,
+        1.0,
+        noise=0.1,
+        key=jax.random.key(0),
+        paths=3,
+        dt0=0.05,
+        saveat=11,
+        brownian="steps",
+    )
+    path = tr.save(tmp_path / "paths.npz")
+    back = gm.load_trajectory(path)
+    assert back.noise == 0.1 and np.array_equal(back.ys, tr.ys)
+    # S may fall along a path of a stochastic run: not a violation, here or after loading.
+    assert not np.asarray(back.entropy_decreased).any() and back.ok
+    assert "stochastic (kB = 0.1)" in back.summary()
