@@ -147,6 +147,17 @@ def save_spec(saveat: Any, t0: float, t1: float) -> diffrax.SubSaveAt:
     return diffrax.SubSaveAt(ts=jnp.asarray(ts))
 
 
+def save_times(saveat: Any, save: diffrax.SubSaveAt, t0: float, t1: float) -> Any:
+    """The save times as a NumPy array where the arguments give them concretely (a number
+    of points, an array): they stay concrete under `jax.jit`, where `save.ts` is traced.
+    Otherwise `save.ts` (possibly `None`)."""
+    if isinstance(saveat, int) and not isinstance(saveat, bool):
+        return np.linspace(t0, t1, saveat)
+    if saveat is not None and not isinstance(saveat, diffrax.SaveAt) and not is_traced(saveat):
+        return np.asarray(saveat, dtype=float)
+    return save.ts
+
+
 @eqx.filter_jit
 def initial_values(compiled, y0, params, axes):
     def at(y, p):

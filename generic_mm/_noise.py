@@ -14,6 +14,7 @@ Wiener increments. Independent noises add their covariances, so the total is $2k
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import diffrax
@@ -277,6 +278,11 @@ def _step_grid(t0: float, t1: float, dt0: float, save_ts: Any) -> np.ndarray | N
     or there are none, so constant steps do)."""
     if save_ts is None:
         return None
+    if is_traced(save_ts):
+        raise InputError(
+            "saveat: under a JAX transformation, a stochastic run needs concrete save times "
+            "(a number of points, or a NumPy array): its steps are laid out from them."
+        )
     save_ts = np.asarray(save_ts, dtype=float)
     k = (save_ts - t0) / dt0
     if np.all(np.abs(k - np.round(k)) <= 1e-9 * np.maximum(1.0, np.abs(k))):
@@ -285,7 +291,23 @@ def _step_grid(t0: float, t1: float, dt0: float, save_ts: Any) -> np.ndarray | N
     grid = np.union1d(np.minimum(t0 + dt0 * np.arange(n + 1), t1), save_ts)
     grid = grid[np.concatenate([[True], np.diff(grid) > 1e-9 * dt0])]
     grid[-1] = t1
+    warnings.warn(
+        f"saveat: {grid.size - 1 - n} save time(s) fall between steps of dt0={dt0:g}; the "
+        f"solver steps onto them ({grid.size - 1} steps instead of {n}), so that saved "
+        "states are states of the scheme. Choose save times on the grid t0 + k dt0 (e.g. "
+        "saveat=N with (t1 - t0)/(N - 1) a multiple of dt0) to keep the steps even.",
+        stacklevel=4,
+    )
     return grid
+
+
+def grid_save_times(t0: float, t1: float, dt0: float, points: int = 101) -> np.ndarray:
+    r"""At most `points` save times on the step grid $t_0 + k\,dt_0$ (evenly strided),
+    ending at `t1`: a stochastic run's default `saveat`."""
+    n = int(np.ceil((t1 - t0) / dt0 - 1e-9))
+    stride = max(1, -(-n // (points - 1)))
+    ts = t0 + dt0 * np.arange(0, n, stride)
+    return np.append(ts[ts < t1], t1)
 
 
 BROWNIAN = ("tree", "steps")

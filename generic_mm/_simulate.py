@@ -21,11 +21,12 @@ from ._arguments import (
     parameters,
     positive,
     save_spec,
+    save_times,
 )
 from ._compiled import CompiledModel, compile as _compile
 from ._errors import InputError, SimulationError
 from ._model import AbstractModel
-from ._noise import noise_settings, sde_terms
+from ._noise import grid_save_times, noise_settings, sde_terms
 from ._region import any_violation
 from ._sharding import gather_processes, process_share, shard_batch
 from ._trajectory import Trajectory
@@ -191,7 +192,9 @@ def simulate(
         ensemble: an array `(B, n)`, or dict values with a leading axis `B`.
     - `t1`, `t0`: end and start times.
     - `saveat`: a number of evenly spaced points (default 101), an array of times, or a
-        `diffrax.SaveAt` with `ts`, `t0`/`t1` or `steps=True`.
+        `diffrax.SaveAt` with `ts`, `t0`/`t1` or `steps=True`. A stochastic run saves by
+        default at most 101 times on its step grid $t_0 + k\,dt_0$; save times between
+        steps are stepped onto (with a warning: the steps are then uneven).
     - `solver`: any diffrax solver (default `diffrax.Tsit5()`); stiff ones such as
         `diffrax.Kvaerno5()` work. Solvers without an error estimate need `dt0`.
     - `dt0`: initial (or, for fixed-step solvers, the) step size; `None` starts adaptive
@@ -256,6 +259,9 @@ def simulate(
     t0_f, t1_f = as_time(t0, "t0"), as_time(t1, "t1")
     if not t1_f > t0_f:
         raise InputError(f"t1: must be greater than t0 = {t0_f}, got {t1_f}.")
+    if noise is not None and saveat is None and dt0 is not None:
+        # Fixed steps: by default save on the step grid, never between steps.
+        saveat = grid_save_times(t0_f, t1_f, positive(dt0, "dt0"))
     save = save_spec(saveat, t0_f, t1_f)
     rtol = positive(rtol, "rtol")
     scale_atol = atol is None and stepsize_controller is None
@@ -276,7 +282,7 @@ def simulate(
             dt0=dt0,
             t0=t0_f,
             t1=t1_f,
-            save_ts=save.ts,
+            save_ts=save_times(saveat, save, t0_f, t1_f),
             max_steps=max_steps,
         )
         solver, stepsize_controller, dt0, keys, batch, adjoint, noise_args = run

@@ -199,9 +199,12 @@ class Trajectory(eqx.Module):
 
     @property
     def energy_drift(self) -> BatchedScalar:
-        r"""The largest relative energy drift $\max_t |E(t) - E(0)| / |E(0)|$."""
+        r"""The largest relative energy drift $\max_t |E(t) - E(0)| / \max_t |E(t)|$
+        (relative to $|E(0)|$ unless the energy starts at or near zero)."""
         drift = jnp.where(self._valid, jnp.abs(self.energy - self.energy[..., :1]), 0.0)
-        return drift.max(axis=-1) / jnp.maximum(jnp.abs(self.energy[..., 0]), 1e-300)
+        scale = jnp.where(self._valid, jnp.abs(self.energy), 0.0).max(axis=-1)
+        scale = jnp.maximum(jnp.abs(self.energy[..., 0]), scale)
+        return drift.max(axis=-1) / jnp.maximum(scale, 1e-300)
 
     @property
     def entropy_produced(self) -> BatchedScalar:

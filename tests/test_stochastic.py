@@ -471,16 +471,17 @@ def test_save_times_off_the_step_grid_are_steps_not_interpolations(oscillator):
     # dt0 = 0.03 does not divide the save spacing 0.1: the solver steps onto the save
     # times, so every saved state is a state of the scheme (E to round-off with the
     # stochastic discrete gradient; an interpolated state would miss it by ~1e-3).
-    tr = gm.simulate(
-        oscillator,
-        damped_oscillator.initial_state,
-        1.0,
-        noise=0.1,
-        key=jax.random.PRNGKey(0),  # a raw key works too
-        dt0=0.03,
-        saveat=11,
-        solver=gm.StochasticDiscreteGradient(),
-    )
+    with pytest.warns(UserWarning, match=r"saveat: 6 save time\(s\) fall between steps"):
+        tr = gm.simulate(
+            oscillator,
+            damped_oscillator.initial_state,
+            1.0,
+            noise=0.1,
+            key=jax.random.PRNGKey(0),  # a raw key works too
+            dt0=0.03,
+            saveat=11,
+            solver=gm.StochasticDiscreteGradient(),
+        )
     E = np.asarray(tr.energy)
     assert np.abs(E - E[0]).max() < 1e-12 and tr.ok
     assert np.allclose(np.asarray(tr.ts), np.linspace(0, 1, 11))
@@ -551,3 +552,35 @@ def test_a_stochastic_trajectory_keeps_its_kb_when_saved(oscillator, tmp_path):
     # S may fall along a path of a stochastic run: not a violation, here or after loading.
     assert not np.asarray(back.entropy_decreased).any() and back.ok
     assert "stochastic (kB = 0.1)" in back.summary()
+
+
+def test_a_stochastic_run_saves_on_its_step_grid_and_runs_under_jit(oscillator):
+    # By default at most 101 save times, all on the grid t0 + k dt0: the steps stay even.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "between steps" warning
+        tr = gm.simulate(
+            oscillator,
+            damped_oscillator.initial_state,
+            1.0,
+            noise=0.1,
+            key=jax.random.key(0),
+            dt0=0.1,
+        )
+    assert np.allclose(np.asarray(tr.ts), np.linspace(0, 1, 11)) and int(tr.num_steps) == 10
+    key = jax.random.key(1)
+
+    def final_p(gamma):
+        return gm.simulate(
+            oscillator,
+            damped_oscillator.initial_state,
+            0.2,
+            noise=0.1,
+            key=key,
+            dt0=0.02,
+            saveat=11,
+            params={"gamma": gamma},
+        ).ys[-1, 1]
+
+    # The same path: the Brownian tree's arithmetic is compiled differently under jit, which
+    # moves the result at the level of the tree's own round-off (~1e-11 here).
+    assert abs(jax.jit(final_p)(1.0) - final_p(1.0)) < 1e-8
