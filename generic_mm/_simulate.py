@@ -218,7 +218,8 @@ def simulate(
         GENERIC (Ito), $dx = [L\nabla E + M\nabla S + k_B\,\mathrm{div}M]\,dt + B\,dW$
         with $BB^T = 2k_BM$, driven by a `diffrax.VirtualBrownianTree` (reproducible from
         `key`, differentiable). Fixed steps `dt0`; the solver must be an Ito solver
-        (default `diffrax.Euler()`, Euler-Maruyama; `diffrax.ItoMilstein()`). See the
+        (default `diffrax.Euler()`, Euler-Maruyama; `diffrax.ItoMilstein()`;
+        [`generic_mm.StochasticDiscreteGradient`][], $E$ to round-off). See the
         fluctuations page.
     - `key`: the PRNG key of a stochastic run (`jax.random.key(seed)`); an ensemble splits
         it, one key per member.

@@ -301,7 +301,8 @@ class Trajectory(eqx.Module):
             arrays `ts`, `ys`, `energy`, `entropy`, `entropy_production`, `grad_energy`,
             `grad_entropy`, `energy_tolerance`, `entropy_tolerance`, `num_steps`, one array
             `observable/<name>` per observable and `entropy_production/<process>` per
-            process, `param_values/<name>` per parameter; the strings `format`
+            process, `param_values/<name>` per parameter, `noise` ($k_B$ of a stochastic
+            run, NaN for a deterministic one); the strings `format`
             (`"generic_mm.trajectory/1"`), `name`, `layout` and `units` (JSON), and the name
             lists `state_names`, `observable_names`, `process_names`, `param_names`. An
             ensemble has a leading member axis on every series.

@@ -68,6 +68,8 @@ def test_kernel_arguments_are_validated():
         mem.PronyKernel([1.0, 2.0], [1.0])
     with pytest.raises(gm.InputError, match=r"frequencies\[0\]: expected a finite number, got nan"):
         mem.PronyKernel([1.0], [1.0], frequencies=[np.nan])
+    with pytest.raises(gm.InputError, match="expected at least one term"):
+        mem.PronyKernel([], [])
     with pytest.raises(gm.InputError, match=r"CosineKernel: weights\[0\]: expected a nonnegative"):
         mem.CosineKernel([-1.0], [1.0])
     with pytest.raises(gm.InputError, match=r"kernel: expected a PronyKernel"):

@@ -80,6 +80,8 @@ class PronyKernel(AbstractKernel):
         why_t = "a term must decay (its relaxation rate 1/tau is a friction coefficient)"
         self.weights = _positive(weights, "PronyKernel: weights", why_c)
         n = self.weights.shape[0]
+        if n == 0:
+            raise InputError("PronyKernel: weights: expected at least one term, got none.")
         self.times = _positive(times, "PronyKernel: times", why_t, length=n)
         if frequencies is None:
             self.frequencies = _frozen(np.zeros(n))
