@@ -28,8 +28,8 @@ def test_library_has_the_expected_models():
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
-def test_library_file_loads_checks_and_runs(path):
-    model = gm.load_model(path)
+def test_library_file_loads_checks_and_runs(path, library_models):
+    model = library_models[path.stem]  # gm.load_model(path), shared with the tests below
     assert model.description
     report = gm.check(model)
     assert report.ok, str(report)
@@ -45,9 +45,9 @@ def test_library_file_loads_checks_and_runs(path):
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
-def test_python_models_and_their_files_agree(module):
+def test_python_models_and_their_files_agree(module, library_models):
     name = module.__name__.rsplit(".", 1)[-1]
-    from_file = gm.load_model(next(p for p in LIBRARY if p.stem == name))
+    from_file = library_models[name]
     in_python = module.model()
     assert from_file.state_names == in_python.state_names
     for a, b in zip(
@@ -108,8 +108,8 @@ def test_round_trip_of_python_model_keeps_assumptions(tmp_path):
     assert all(s.is_positive for s in again.param_symbols)
 
 
-def test_oldroyd_b_startup_shear_closed_forms():
-    model = gm.load_model(next(p for p in LIBRARY if p.stem == "oldroyd_b"))
+def test_oldroyd_b_startup_shear_closed_forms(library_models):
+    model = library_models["oldroyd_b"]
     assert model.observable_names == ("T", "sigma_xy", "N1")
     assert (model.units["T"], model.units["sigma_xy"]) == ("K", "Pa")
     assert tuple(model.processes) == ("relaxation",) and tuple(model.couplings) == ("convection",)
@@ -131,8 +131,8 @@ def test_oldroyd_b_startup_shear_closed_forms():
     )
 
 
-def test_reaction_reaches_chemical_equilibrium_and_heats_up():
-    model = gm.load_model(next(p for p in LIBRARY if p.stem == "reaction"))
+def test_reaction_reaches_chemical_equilibrium_and_heats_up(library_models):
+    model = library_models["reaction"]
     traj = gm.simulate(model, model.initial_state, 40.0, saveat=41)
     nA, nB, s = (float(traj[n][-1]) for n in ("nA", "nB", "s"))
     assert nA + nB == pytest.approx(1.1, rel=1e-9)  # moles conserved
@@ -455,8 +455,8 @@ def test_process_named_like_a_key_is_refused(tmp_path):
         gm.load_model(write(tmp_path, text))
 
 
-def test_shipped_pendulum_names_conduction_and_its_temperatures_are_conjugates():
-    model = gm.load_model(next(p for p in LIBRARY if p.stem == "double_pendulum"))
+def test_shipped_pendulum_names_conduction_and_its_temperatures_are_conjugates(library_models):
+    model = library_models["double_pendulum"]
     assert tuple(model.processes) == ("conduction",)
     assert model.units["T1"] == model.units["T2"] == "K"
     traj = gm.simulate(model, model.initial_state, 1.0, saveat=11, rtol=1e-10, atol=1e-12)
