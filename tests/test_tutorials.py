@@ -1,5 +1,6 @@
 """Every notebook in tutorials/ runs top to bottom in a fresh kernel."""
 
+import sys
 from pathlib import Path
 
 import nbformat
@@ -24,7 +25,14 @@ def test_tutorial_executes(path, monkeypatch):
     client = NotebookClient(
         nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
-    client.execute()
+    limit = sys.getrecursionlimit()
+    try:
+        client.execute()
+    finally:
+        # Running a kernel imports jedi into this process, and jedi raises the recursion
+        # limit for good (to 3000). Under pytest-xdist other tests run after this one in the
+        # same process, and the expression parser's refusal of deep nesting depends on it.
+        sys.setrecursionlimit(limit)
     errors = [
         o
         for c in nb.cells
