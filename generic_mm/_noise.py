@@ -210,10 +210,11 @@ def noise_settings(
             f"max_steps={max_steps}; raise max_steps or dt0."
         )
     smallest = dt0 if grid is None else float(np.min(np.diff(grid)))
-    if not tree and dt0 < 16 * float(np.spacing(np.float32(max(abs(t0), abs(t1))))):
+    if not tree and smallest < 16 * float(np.spacing(np.float32(max(abs(t0), abs(t1))))):
         # diffrax.UnsafeBrownianPath keys each increment by the float32 start time.
         raise InputError(
-            f"brownian='steps': at times up to {max(abs(t0), abs(t1)):g}, steps of {dt0:g} "
+            f"brownian='steps': at times up to {max(abs(t0), abs(t1)):g}, steps of "
+            f"{smallest:g} (dt0, or a step onto a save time) "
             "are below float32 resolution, where its increments would repeat; use "
             "brownian='tree', or start the run at t0 = 0."
         )
