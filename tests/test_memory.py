@@ -78,6 +78,10 @@ def test_kernel_arguments_are_validated():
         mem.gle_model(mem.PronyKernel([1.0], [1.0]), bath_heat_capacity=-1.0)
     with pytest.raises(gm.ModelError, match=r"energy: unknown symbol\(s\) 'k'"):
         mem.gle_model(mem.PronyKernel([1.0], [1.0]), potential=sp.Symbol("k") * sp.Symbol("q"))
+    with pytest.raises(
+        gm.ModelError, match=r"potential: got the string 'q\*\*2'; .* never evaluated"
+    ):
+        mem.gle_model(mem.PronyKernel([1.0], [1.0]), potential="q**2")
 
 
 # ---------------------------------------------------------------------- the GLE embedding

@@ -16,6 +16,7 @@ from typing import Any, cast
 import sympy as sp
 
 from .. import GenericModel, InputError
+from .._expressions import as_scalar_expr
 from ._kernels import PronyKernel
 from ._validation import number
 
@@ -28,15 +29,11 @@ def as_potential(potential: Any, x: sp.Symbol) -> sp.Expr:
     as an expression of `x`."""
     if potential is None:
         return sp.Integer(0)
-    if callable(potential) and not isinstance(potential, sp.Basic):
-        return cast(sp.Expr, sp.sympify(potential(x)))
-    try:
-        V = sp.sympify(potential)
-    except (sp.SympifyError, TypeError):
-        raise InputError(
-            f"potential: expected a SymPy expression of {x} (or a function {x} -> expression), "
-            f"got {type(potential).__name__}."
-        ) from None
+    # Never sympify: a string would be parsed and evaluated (as_scalar_expr refuses text).
+    value = (
+        potential(x) if callable(potential) and not isinstance(potential, sp.Basic) else potential
+    )
+    V = as_scalar_expr(value, "potential")
     return cast(
         sp.Expr, V.xreplace({y: x for y in V.free_symbols if getattr(y, "name", None) == x.name})
     )
