@@ -324,7 +324,7 @@ class StructuredFunctions(AbstractFunctions):
 
     def _friction_blocks(self, y, p, data):
         """Per friction interaction: `(i, M_e (n_e, K, K), div M_e (n_e, K))`."""
-        self._check_noise()
+        _ = self._noise_checked
         ys, _, gE, _ = self._state(y, p, data)
         H = self._hessian_blocks(ys, p, data)
         out = []
@@ -369,6 +369,12 @@ class StructuredFunctions(AbstractFunctions):
 
         structure = jax.ShapeDtypeStruct((self.noise_dim(data),), y.dtype)
         return lx.FunctionLinearOperator(apply, structure)
+
+    @functools.cached_property
+    def _noise_checked(self) -> bool:
+        """`_check_noise`, run once (it differentiates the templates symbolically)."""
+        self._check_noise()
+        return True
 
     def _check_noise(self) -> None:
         """Refuse a friction template whose divergence needs a Hessian block between two
