@@ -178,20 +178,26 @@ class Lattice:
         vals = jax.vmap(lambda x: jnp.stack(prog(jnp.reshape(x, (1,)), p)))(jnp.asarray(grid))
         energy, slope = np.asarray(vals).T
         ok = np.isfinite(energy) & np.isfinite(slope)
-        minima = [
-            i for i in range(len(grid) - 1) if ok[i] and ok[i + 1] and slope[i] < 0 <= slope[i + 1]
-        ]
+        # a minimum: the slope turns from negative to positive (an exact zero on the grid
+        # between them is allowed; a slope that underflows to zero for good is not)
+        minima = []
+        for i in range(len(grid) - 2):
+            if not (ok[i] and slope[i] < 0):
+                continue
+            j = i + 1 if slope[i + 1] != 0 else i + 2
+            if ok[j] and slope[j] > 0:
+                minima.append((i, j))
         if not minima:
             raise ModelError(
                 f"{where}: the potentials have no stress-free spacing between 1e-3 and 1e3 "
                 "(the energy per atom has no minimum there); pass spacing= explicitly."
             )
-        best = min(minima, key=lambda i: energy[i])
+        lo, hi = min(minima, key=lambda ij: energy[ij[0]])
 
         def slope_at(x: float) -> float:
             return float(prog(jnp.asarray([x]), p)[1])
 
-        root = cast(Any, scipy.optimize.brentq)(slope_at, grid[best], grid[best + 1], xtol=1e-15)
+        root = cast(Any, scipy.optimize.brentq)(slope_at, grid[lo], grid[hi], xtol=1e-15)
         return float(root)
 
     # -- symbols --------------------------------------------------------------------------------

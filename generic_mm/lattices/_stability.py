@@ -2,11 +2,13 @@ r"""Where the Cauchy-Born rule fails: the first deformation at which a phonon go
 
 Along a deformation path $F(\lambda)$ the lattice is stable while every phonon has
 $\omega^2(k) > 0$. The search works with the sign-equivalent, periodic and bounded
-$f(k) = \omega^2_{\min}(k)/s(k)$, $s(k) = \sum_{R\in\text{shell 1}} 2(1 - \cos k\cdot R)$,
-whose $k\to 0$ limit is $(V_0/m)\,\min\operatorname{eig}Q(n)/\sum_R (n\cdot R)^2$, the
-continuum's acoustic tensor: $g(\lambda) = \min_k f$ changes sign at the first soft mode.
-A scan brackets the change, bisection on $g$ (with each inner minimum polished by BFGS)
-finds it to `tol`; the same bisection on the long-wave part alone gives where strong
+$f(k) = \omega^2_{\min}(k)/s(k)$, $s(k) = \sum_{R\in\text{shell 1}} 4\sin^2(k\cdot R/2)$,
+whose $k\to 0$ limit is $(V_0/m)\,\min\operatorname{eig}Q(n)/\sum_R (n\cdot R)^2$, with the
+sign of the continuum's ellipticity $\min_n \min\operatorname{eig} Q(n)$ (the acoustic
+tensor): $g(\lambda) = \min(\min_{k\ne 0} f, \text{ellipticity})$ changes sign at the first
+soft mode.
+A scan brackets the change and bisection on $g$ finds it to `tol`, each inner minimum
+over $k$ taken on a grid and polished by BFGS (Optimistix); the same bisection on the long-wave part alone gives where strong
 ellipticity is lost. The instability is *long-wave* when both coincide (the Cauchy-Born
 continuum sees it), *short-wave* when a finite-$k$ mode goes soft first.
 """
@@ -82,20 +84,15 @@ class _Search:
         d = lattice.dim
         self.dim = d
         D = lattice._dynamical_program
-        cb = lattice._cb_program
         recip = jnp.asarray(lattice.reciprocal)
         shell1 = jnp.asarray(lattice.shells[0].vectors * lattice.spacing)
-        scale = lattice.volume / lattice.mass
         self.xi_grid = jnp.asarray(_grid(d))
 
         def lowest(M):
             if d == 1:
-                return M[0, 0], jnp.ones(1)
+                return M[0, 0]
             a, b, c = M[0, 0], M[0, 1], M[1, 1]
-            disc = jnp.sqrt(jnp.maximum(((a - c) / 2) ** 2 + b**2, 1e-300))
-            lam = (a + c) / 2 - disc
-            w, v = jnp.linalg.eigh(M)
-            return lam, v[:, 0]
+            return (a + c) / 2 - jnp.sqrt(jnp.maximum(((a - c) / 2) ** 2 + b**2, 1e-300))
 
         def f(xi, F):
             # k = 0 (mod the reciprocal lattice) is the long-wave limit, which `q` covers:
@@ -103,55 +100,30 @@ class _Search:
             k = (xi - jnp.round(xi)) @ recip
             s = jnp.sum(4 * jnp.sin(shell1 @ k / 2) ** 2)
             ok = s > 1e-200
-            return jnp.where(ok, lowest(D(k, F))[0] / jnp.where(ok, s, 1.0), jnp.inf)
+            return jnp.where(ok, lowest(D(k, F)) / jnp.where(ok, s, 1.0), jnp.inf)
 
-        def q(theta, F):
-            n = jnp.stack([jnp.cos(theta), jnp.sin(theta)]) if d == 2 else jnp.ones(1)
-            A = cb(F)[2]
-            Q = jnp.einsum("iJkL,J,L->ik", A, n, n)
-            return scale * lowest(Q)[0] / jnp.sum((shell1 @ n) ** 2)
-
-        self.f, self.q, self.lowest = f, q, lowest
         solver = optx.BFGS(rtol=1e-13, atol=1e-15)
 
-        def polish(fun, x0, F):
-            sol = optx.minimise(
-                lambda x, F: fun(x, F), solver, x0, args=F, max_steps=200, throw=False
-            )
-            x = sol.value
-            better = fun(x, F) < fun(x0, F)
-            return jnp.where(better, x, x0)
+        def polish(x0, F):
+            sol = optx.minimise(f, solver, x0, args=F, max_steps=200, throw=False)
+            return jnp.where(f(sol.value, F) < f(x0, F), sol.value, x0)
 
         @jax.jit
         def short(F):
             vals = jax.vmap(lambda xi: f(xi, F))(self.xi_grid)
             starts = self.xi_grid[jnp.argsort(vals)[:4]]
-            xs = jax.vmap(lambda x0: polish(f, x0, F))(starts)
+            xs = jax.vmap(lambda x0: polish(x0, F))(starts)
             fx = jax.vmap(lambda x: f(x, F))(xs)
             j = jnp.argmin(fx)
             return jnp.minimum(fx[j], jnp.min(vals)), xs[j]
 
-        thetas = jnp.linspace(0.0, jnp.pi, 361)[:-1] if d == 2 else jnp.zeros(1)
+        self.short = short
 
-        @jax.jit
-        def long(F):
-            vals = jax.vmap(lambda t: q(t, F))(thetas)
-            if d == 1:
-                return vals[0], thetas[0]
-            t0 = thetas[jnp.argmin(vals)]
-            t = polish(lambda x, F: q(x[0], F), jnp.reshape(t0, (1,)), F)[0]
-            return jnp.minimum(q(t, F), jnp.min(vals)), t
-
-        @jax.jit
-        def coarse(Fs):
-            def one(F):
-                fv = jnp.min(jax.vmap(lambda xi: f(xi, F))(self.xi_grid))
-                qv = jnp.min(jax.vmap(lambda t: q(t, F))(thetas))
-                return jnp.minimum(fv, qv), qv
-
-            return jax.vmap(one)(Fs)
-
-        self.short, self.long, self.coarse = short, long, coarse
+    def long(self, F: np.ndarray) -> tuple[float, np.ndarray]:
+        """The continuum's ellipticity (smallest acoustic-tensor eigenvalue over directions,
+        same sign as the long-wave limit of f) and its direction."""
+        A = np.asarray(self.lattice._cb_program(jnp.asarray(F))[2])
+        return self.lattice._ellipticity(A)
 
 
 def _path(lattice, path: Any, angle: float) -> tuple[str, Callable[[float], np.ndarray]]:
@@ -196,32 +168,31 @@ def instability(
     search = _search(lattice)
     sign = 1.0 if stop > start else -1.0
     lams = np.append(np.arange(start, stop, sign * step), stop)
-    Fs = jnp.asarray(np.stack([F_of(float(x)) for x in lams]))
-    g_all, q_all = (np.asarray(v) for v in search.coarse(Fs))
-
+    @functools.cache
     def g(lam: float) -> tuple[float, float]:
-        F = jnp.asarray(F_of(lam))
-        return min(float(search.short(F)[0]), float(search.long(F)[0])), float(search.long(F)[0])
+        """(min(short-wave f, ellipticity), ellipticity) at stretch `lam`."""
+        F = F_of(lam)
+        long = search.long(F)[0]
+        return min(float(search.short(jnp.asarray(F))[0]), long), long
 
     if not (g(float(start))[0] > 0):
         raise InputError(
             f"instability: the lattice is already unstable at stretch {start:g} (a phonon has "
             "omega^2 <= 0 there); start the path where it is stable."
         )
-    crit = _bisect(lams, g_all, lambda lam: g(lam)[0], tol)
+    crit = _bisect(lams, lambda lam: g(lam)[0], tol)
     if crit is None:
         raise InputError(
             f"instability: no phonon goes soft for stretch from {start:g} to {stop:g}; "
             "extend stop (or check the potential)."
         )
-    lw = _bisect(lams, q_all, lambda lam: g(lam)[1], tol)
+    lw = _bisect(lams, lambda lam: g(lam)[1], tol)
     lw_stretch = float("inf") if lw is None else lw
     F_c = np.asarray(F_of(crit + sign * tol * abs(crit)))
     long_wave = lw is not None and abs(lw - crit) <= _KIND_TOL * abs(crit)
     d = lattice.dim
     if long_wave:
-        _, theta = search.long(jnp.asarray(F_c))
-        n = np.array([np.cos(float(theta)), np.sin(float(theta))]) if d == 2 else np.ones(1)
+        n = search.long(F_c)[1]
         A = np.asarray(lattice._cb_program(jnp.asarray(F_c))[2])
         Q = np.einsum("iJkL,J,L->ik", A, n, n)
         pol = np.linalg.eigh(Q)[1][:, 0]
@@ -287,20 +258,14 @@ def _equivalent(lattice, reduced: np.ndarray, F: np.ndarray) -> np.ndarray:
     return np.array(unique)[keep]
 
 
-def _bisect(lams: np.ndarray, coarse: np.ndarray, g: Callable[[float], float], tol: float):
-    """The first stretch where `g` turns non-positive: bracket from the coarse scan (then
-    step back while the polished `g` is already non-positive), then bisect."""
-    bad = np.nonzero(~(coarse > 0))[0]
-    if len(bad) == 0:
-        # the coarse grid may miss a narrow soft region: check the polished g on the scan
-        bad = [i for i in range(len(lams)) if not g(float(lams[i])) > 0][:1]
-        if not bad:
-            return None
-    i = int(bad[0])
-    if i == 0:
-        return float(lams[0])
-    while i > 0 and not g(float(lams[i - 1])) > 0:
-        i -= 1
+def _bisect(lams: np.ndarray, g: Callable[[float], float], tol: float) -> float | None:
+    """The first stretch where `g` turns non-positive: the first scan point where it is
+    (every inner minimum polished, so the scan misses no soft region wider than its step),
+    then bisection between it and the point before."""
+    bad = next((i for i, lam in enumerate(lams) if not g(float(lam)) > 0), None)
+    if bad is None:
+        return None
+    i = bad
     if i == 0:
         return float(lams[0])
     lo, hi = float(lams[i - 1]), float(lams[i])
