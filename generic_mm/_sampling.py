@@ -232,7 +232,11 @@ class SampledChecks:
         prod = op * grad[:, None, :]
         res = prod.sum(axis=2)
         terms = np.abs(prod).sum(axis=2)
-        scale = np.abs(op).max(axis=(1, 2))[:, None] * np.abs(grad).max(axis=1)[:, None]
+        # the scale of the products the condition sums, not max|op| max|grad|: a large
+        # gradient component that the operator never multiplies (a conjugate sampled over a
+        # huge range, an exponential energy) must not make a real violation look like
+        # round-off
+        scale = np.abs(prod).max(axis=(1, 2))[:, None]
         names = self.block.input_names
 
         def describe(k, idx):
@@ -258,7 +262,7 @@ class SampledChecks:
             a1 = jnp.einsum("il,jkl->ijk", jnp.abs(L), jnp.abs(dL))
             res = t1 + jnp.transpose(t1, (2, 0, 1)) + jnp.transpose(t1, (1, 2, 0))
             terms = a1 + jnp.transpose(a1, (2, 0, 1)) + jnp.transpose(a1, (1, 2, 0))
-            scale = jnp.max(jnp.abs(L)) * jnp.max(jnp.abs(dL))
+            scale = jnp.max(terms)  # the largest entry's own terms (see _degeneracy)
             denom = terms + SCALE_WEIGHT * scale
             return jnp.where(denom > 0, jnp.abs(res) / jnp.where(denom > 0, denom, 1.0), 0.0), res
 

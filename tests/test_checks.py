@@ -289,3 +289,56 @@ def test_symbolic_stage_out_of_time_falls_back_to_sampling():
     r = gm.check(model, symbolic_timeout=1e-6)["poisson_antisymmetric"]
     assert r.passed and r.method == "sampled"
     assert gm.check(model)["poisson_antisymmetric"].method == "symbolic"
+
+
+def test_a_huge_conjugate_the_friction_never_multiplies_does_not_mask_a_violation():
+    """Morse bonds make the sampled range of dE/du enormous (~1e79); the bath's friction
+    acts on (p, s) only. Its (s, s) entry doubled breaks M grad E = 0 by |v|^2 gamma, a
+    residual of the size of its own terms: it must fail, whatever the size of dE/du (it
+    passed when the scale was max|M| max|grad E|)."""
+    from generic_mm.structured import Cells, Grid, Interaction, StructuredModel
+
+    grid = Grid((6,), periodic=True)
+    u, p, s = sp.symbols("u p s", real=True)
+    D, alpha, TB, gamma = sp.symbols("D alpha T_B gamma", positive=True)
+    atoms = Cells("atom", [u, p], p**2 / 2, 0, shape=grid)
+    bath = Cells("bath", [s], TB * s, s, shape=1, params={TB: 1.0})
+
+    def friction(factor):
+        def block(x, b):
+            v, T = x.dE("p"), b.dE("s")
+            z = sp.Integer(0)
+            return gamma * sp.Matrix([[z, z, z], [z, T, -v], [z, -v, factor * v**2 / T]])
+
+        return block
+
+    def model(factor):
+        return StructuredModel(
+            [atoms, bath],
+            [
+                Interaction(
+                    "canonical",
+                    "atom",
+                    np.arange(6)[:, None],
+                    poisson=lambda a: sp.Matrix([[0, 1], [-1, 0]]),
+                ),
+                Interaction(
+                    "bond",
+                    ("atom", "atom"),
+                    grid.edges,
+                    energy=lambda a, b: D * (1 - sp.exp(-alpha * (b.u - a.u))) ** 2,
+                    params={D: 1.0, alpha: 3.0},
+                ),
+                Interaction(
+                    "bath",
+                    ("atom", "bath"),
+                    np.stack([np.arange(6), np.zeros(6, dtype=int)], axis=1),
+                    friction=friction(factor),
+                    params={gamma: 0.1},
+                ),
+            ],
+        )
+
+    assert gm.check(model(1))["friction_degeneracy"].passed
+    bad = gm.check(model(2))["friction_degeneracy"]
+    assert not bad.passed and "M grad E" in str(bad)
