@@ -71,6 +71,7 @@ def test_builtin_potentials_have_their_closed_forms():
         (lambda: PairPotential(sp.Symbol("r") * sp.Symbol("m"), params={"m": 1.0}), "used by"),
         (lambda: PairPotential(sp.Symbol("r"), params={"q": 1.0}), "not a symbol"),
         (lambda: lennard_jones(epsilon=-1.0), "positive"),
+        (lambda: PairPotential(sp.Integer(3), r=sp.Symbol("r")), "does not depend"),
         (lambda: Chain([]), "empty"),
         (lambda: Chain([None]), "at least one potential"),
         (lambda: Chain(lennard_jones(), shells=0), "shells"),

@@ -71,6 +71,8 @@ class PairPotential:
             dist = r
         else:
             raise ModelError(f"{where} r: expected a SymPy Symbol or a name, got {r!r}.")
+        if dist not in free:
+            raise ModelError(f"{where}: the expression does not depend on {dist.name!r}.")
         values: dict[sp.Symbol, float] = {}
         by_name = {s.name: s for s in free if s != dist}
         for key, value in (params or {}).items():
