@@ -232,11 +232,13 @@ class SampledChecks:
         prod = op * grad[:, None, :]
         res = prod.sum(axis=2)
         terms = np.abs(prod).sum(axis=2)
-        # the scale of the products the condition sums, not max|op| max|grad|: a large
-        # gradient component that the operator never multiplies (a conjugate sampled over a
-        # huge range, an exponential energy) must not make a real violation look like
-        # round-off
-        scale = np.abs(prod).max(axis=(1, 2))[:, None]
+        # max|op| times the largest gradient component each row actually multiplies (an
+        # entry that is not exactly zero), not max|op| max|grad|: a large gradient component
+        # that the operator never multiplies (a conjugate sampled over a huge range, an
+        # exponential energy) must not make a real violation look like round-off, while a
+        # float-literal residue (5.55e-17 q) in an otherwise zero entry is still absorbed
+        reach = np.where(op != 0, np.abs(grad)[:, None, :], 0.0).max(axis=2)
+        scale = np.abs(op).max(axis=(1, 2))[:, None] * reach
         names = self.block.input_names
 
         def describe(k, idx):
@@ -262,7 +264,7 @@ class SampledChecks:
             a1 = jnp.einsum("il,jkl->ijk", jnp.abs(L), jnp.abs(dL))
             res = t1 + jnp.transpose(t1, (2, 0, 1)) + jnp.transpose(t1, (1, 2, 0))
             terms = a1 + jnp.transpose(a1, (2, 0, 1)) + jnp.transpose(a1, (1, 2, 0))
-            scale = jnp.max(terms)  # the largest entry's own terms (see _degeneracy)
+            scale = jnp.max(jnp.abs(L)) * jnp.max(jnp.abs(dL))
             denom = terms + SCALE_WEIGHT * scale
             return jnp.where(denom > 0, jnp.abs(res) / jnp.where(denom > 0, denom, 1.0), 0.0), res
 

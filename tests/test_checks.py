@@ -342,3 +342,17 @@ def test_a_huge_conjugate_the_friction_never_multiplies_does_not_mask_a_violatio
     assert gm.check(model(1))["friction_degeneracy"].passed
     bad = gm.check(model(2))["friction_degeneracy"]
     assert not bad.passed and "M grad E" in str(bad)
+
+
+@pytest.mark.parametrize("stiffness", [1.0, 1e12, "morse"])
+def test_a_float_residue_times_a_large_gradient_still_passes_as_round_off(stiffness):
+    """M[q, p] = 0.1*3 - 0.3 (5.55e-17, meant to be 0) multiplies dE/dp; dE/dq may be huge.
+    The residue is round-off at the operator's scale and must not fail M grad E = 0."""
+    q, p, s = sp.symbols("q p s", real=True)
+    c = 0.1 * 3 - 0.3
+    stiff = (1 - sp.exp(-3 * q)) ** 2 if stiffness == "morse" else stiffness * q**2 / 2
+    M = sp.Matrix([[0, c, 0], [c, 1, -p], [0, -p, p**2]])
+    model = gm.GenericModel(
+        [q, p, s], p**2 / 2 + stiff + s, s, [[0, 1, 0], [-1, 0, 0], [0, 0, 0]], M
+    )
+    assert gm.check(model)["friction_degeneracy"].passed

@@ -57,9 +57,18 @@ def test_builtin_potentials_have_their_closed_forms():
     assert morse(3.0, 2.0, 1.1)(50.0) == pytest.approx(3.0, rel=1e-14)
     assert harmonic(4.0, 1.0)(1.5) == pytest.approx(0.5, rel=1e-15)
     r = sp.Symbol("r", positive=True)
-    assert sp.simplify(lennard_jones().derivative(2).subs(r, 1) - 4 * sp.Symbol(
-        "epsilon", positive=True) * (156 * sp.Symbol("sigma", positive=True) ** 12 - 42 * sp.Symbol(
-        "sigma", positive=True) ** 6)) == 0
+    assert (
+        sp.simplify(
+            lennard_jones().derivative(2).subs(r, 1)
+            - 4
+            * sp.Symbol("epsilon", positive=True)
+            * (
+                156 * sp.Symbol("sigma", positive=True) ** 12
+                - 42 * sp.Symbol("sigma", positive=True) ** 6
+            )
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,6 +79,9 @@ def test_builtin_potentials_have_their_closed_forms():
         (lambda: PairPotential(sp.Symbol("r") * sp.Symbol("k4")), "no value for 'k4'"),
         (lambda: PairPotential(sp.Symbol("r") * sp.Symbol("m"), params={"m": 1.0}), "used by"),
         (lambda: PairPotential(sp.Symbol("r"), params={"q": 1.0}), "not a symbol"),
+        (lambda: PairPotential(sp.Symbol("r") * sp.Symbol("p"), params={"p": 2.0}), "used by"),
+        (lambda: PairPotential(sp.Symbol("r") * sp.Symbol("ux"), params={"ux": 2.0}), "used by"),
+        (lambda: Chain(lennard_jones(), mass="1"), "positive number"),
         (lambda: lennard_jones(epsilon=-1.0), "positive"),
         (lambda: PairPotential(sp.Integer(3), r=sp.Symbol("r")), "does not depend"),
         (lambda: Chain([]), "empty"),
@@ -140,6 +152,14 @@ def test_triangular_spring_network_has_lame_constants_sqrt3_k_over_4():
     assert values.ellipticity == pytest.approx(mu, rel=1e-10)  # the shear wave
 
 
+@pytest.mark.parametrize("shells", [2, 3])
+def test_multi_shell_triangular_lattices_are_stress_free_at_their_spacing(shells):
+    tri = TriangularLattice(lennard_jones(), shells=shells)
+    assert [len(s.offsets) for s in tri.shells] == [3, 3, 3][:shells]
+    np.testing.assert_allclose(tri.shells[1].distance, SQ3, rtol=1e-15)
+    np.testing.assert_allclose(tri.cauchy_born(np.eye(2)).stress, 0.0, atol=1e-12)
+
+
 def test_triangular_equibiaxial_stress_is_sqrt3_phi_prime_over_a():
     """P = (1/V0) sum phi'(|FR|) FR/|FR| (x) R = sqrt(3) phi'(lam a)/a I for F = lam I."""
     tri = TriangularLattice(lennard_jones())
@@ -166,9 +186,7 @@ def test_stretched_lj_chain_dispersion_with_two_shells():
     chain = Chain(lennard_jones(), shells=2, mass=1.5)
     a, lam = chain.spacing, 1.06
     k = np.linspace(0, np.pi / a, 33)
-    expected = (4 / 1.5) * sum(
-        lj_d2(n * lam * a) * np.sin(n * k * a / 2) ** 2 for n in (1, 2)
-    )
+    expected = (4 / 1.5) * sum(lj_d2(n * lam * a) * np.sin(n * k * a / 2) ** 2 for n in (1, 2))
     np.testing.assert_allclose(chain.dispersion(k, lam), expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(
         chain.dispersion(k[::4], lam, method="hessian"), expected[::4], rtol=1e-10, atol=1e-10
@@ -288,7 +306,29 @@ def test_triangular_spring_lattice_doubles_its_period_at_m_under_uniaxial_stretc
     assert abs(hess[0]) < 1e-8 * hess[1]
 
 
+def test_stable_tells_phonon_stability_where_cauchy_born_cannot(spring_chain):
+    lam_c = 1 + math.log(2) / 1.8
+    assert spring_chain.stable(lam_c - 1e-3) and not spring_chain.stable(lam_c + 1e-3)
+    assert spring_chain.cauchy_born(lam_c + 1e-3).stable  # the continuum still is
+
+
+def test_a_path_into_an_undefined_potential_is_an_error_not_an_instability():
+    r = sp.Symbol("r", positive=True)
+    pot = PairPotential((r - 1) ** 2 / 2 - sp.sqrt(sp.Rational(5, 2) - r) / 100)
+    chain = Chain(pot, spacing=1.0)
+    with pytest.raises(gm.InputError, match="not finite"):
+        chain.instability(stop=3.0)
+    with pytest.raises(gm.InputError, match="not finite"):
+        chain.cauchy_born(2.6)
+
+
 def test_instability_refuses_what_it_cannot_answer(spring_chain):
+    with pytest.raises(gm.InputError, match="tol"):
+        spring_chain.instability(tol=1e-17)
+    with pytest.raises(gm.InputError, match="angle"):
+        spring_chain.instability(angle=0.3)
+    with pytest.raises(gm.InputError, match="path must be"):
+        TriangularLattice(lennard_jones()).instability(np.eye(2))
     with pytest.raises(gm.InputError, match="already unstable"):
         spring_chain.instability(start=1.8, stop=2.0)
     with pytest.raises(gm.InputError, match="no phonon goes soft"):
@@ -323,6 +363,10 @@ def test_lattice_models_with_a_bath_pass_every_check(spring_chain, spring_triang
         assert report.ok, report
     with pytest.raises(gm.InputError, match="at least 5 cells"):
         spring_chain.model(4)
+    with pytest.raises(gm.InputError, match="give temperature"):
+        spring_chain.model(8, friction=0.3)
+    with pytest.raises(gm.InputError, match="must be numbers"):
+        spring_chain.model(8, temperature=True)
 
 
 def _bonds(chain, lam, u):
@@ -330,6 +374,7 @@ def _bonds(chain, lam, u):
 
 
 def _lattice_energy(model, fields):
+    """The model's energy with p = 0 and an empty bath: the lattice energy."""
     cm = gm.compile(model)
     return float(cm.energy(cm.layout.pack({**fields, "bath.s": 0.0})))
 
@@ -351,6 +396,7 @@ def test_beyond_a_zone_boundary_instability_the_chain_doubles_its_period(spring_
     assert spectrum[: n // 2].max() < 1e-6 * spectrum[n // 2]
     assert bonds.std() > 0.05 * chain.spacing  # a finite pattern, not noise
     energy = _lattice_energy(model, {"u": u, "p": 0.0})
+    assert energy == pytest.approx(chain.potential_energy(u[:, None], lam), rel=1e-12)
     assert energy / n < chain.cauchy_born(lam).energy * chain.volume - 1e-4
     # the pattern is a stable state; the uniform one at the same stretch is not
     assert chain.softest_modes(n, lam, displacement=u[:, None], count=2).omega2[0] > -1e-9
@@ -424,7 +470,10 @@ def test_dispersion_plot_is_drawn_and_written(spring_chain, spring_triangle, tmp
     )
     ax = fig.axes[0]
     assert len(ax.get_lines()) >= 6 and [t.get_text() for t in ax.get_xticklabels()] == [
-        "Γ", "M", "K", "Γ"
+        "Γ",
+        "M",
+        "K",
+        "Γ",
     ]
     assert (tmp_path / "d.png").stat().st_size > 1000
     # imaginary frequencies are drawn negative: the stretched chain's curve dips below zero

@@ -37,14 +37,20 @@ def shells(basis: np.ndarray, count: int) -> list[Shell]:
     first = offsets[np.arange(len(offsets)), np.argmax(offsets != 0, axis=1)]
     offsets = offsets[first > 0]
     vectors = offsets @ basis
-    dist = np.round(np.linalg.norm(vectors, axis=1), 9)
+    norms = np.linalg.norm(vectors, axis=1)
+    dist = np.round(norms, 9)  # grouping only: the shell keeps the unrounded distance
     levels = np.unique(dist)[:count]
     out = []
     for i, level in enumerate(levels):
         pick = dist == level
         order = np.lexsort(offsets[pick].T[::-1])
         out.append(
-            Shell(i + 1, float(level), offsets[pick][order], vectors[pick][order].astype(float))
+            Shell(
+                i + 1,
+                float(norms[pick][0]),
+                offsets[pick][order],
+                vectors[pick][order].astype(float),
+            )
         )
     return out
 

@@ -121,7 +121,7 @@ class Lattice:
         self.potentials: tuple[PairPotential | None, ...] = tuple(per_shell)
         self.mass = _positive(mass, f"{where} mass")
         self.a, self.m = sp.symbols("a m", positive=True)
-        self._phi = self._rename_params(where)
+        self._phi = self._rename_params()
         self.params: dict[sp.Symbol, float] = {self.m: self.mass, **self._potential_params}
         self.spacing = (
             self._stress_free_spacing(where)
@@ -135,15 +135,15 @@ class Lattice:
         """Reciprocal lattice vectors (rows) of the reference lattice, with the $2\\pi$."""
 
     # -- construction helpers -------------------------------------------------------------------
-    def _rename_params(self, where: str) -> list[sp.Expr | None]:
+    def _rename_params(self) -> list[sp.Expr | None]:
         """Each shell's potential in the distance `r`, parameter symbols made unique: a name
-        used by two shells with different values gets the shell's number appended."""
-        values: dict[str, float] = {}
-        seen: dict[str, set[float]] = {}
+        that two shells use with different values (or assumptions) gets the shell's number
+        appended."""
+        seen: dict[str, set[tuple[sp.Symbol, float]]] = {}
         for pot in self.potentials:
             for sym, val in (pot.params if pot else {}).items():
-                seen.setdefault(sym.name, set()).add(val)
-        self._potential_params = {}
+                seen.setdefault(sym.name, set()).add((sym, val))
+        self._potential_params: dict[sp.Symbol, float] = {}
         out: list[sp.Expr | None] = []
         for i, pot in enumerate(self.potentials):
             if pot is None:
@@ -154,15 +154,13 @@ class Lattice:
                 name = sym.name if len(seen[sym.name]) == 1 else f"{sym.name}_{i + 1}"
                 new = sp.Symbol(name, **sym.assumptions0)
                 subs[sym] = new
-                values[name] = val
                 self._potential_params[new] = val
             out.append(cast(sp.Expr, pot.expr.xreplace(subs)))
-        del values, where
         return out
 
     def _stress_free_spacing(self, where: str) -> float:
         """The spacing that minimises the energy per atom of the undeformed lattice."""
-        a = sp.Symbol("a_", positive=True)
+        a = sp.Dummy("a", positive=True)
         e = sum(
             (
                 sum(phi.subs(DISTANCE, a * float(s.distance)) for _ in s.vectors)
@@ -174,7 +172,7 @@ class Lattice:
         syms = tuple(self._potential_params)
         prog = Program([a], syms, cast(Any, [e, sp.diff(e, a)]))
         p = jnp.asarray([self._potential_params[s] for s in syms], dtype=float)
-        grid = np.geomspace(1e-3, 1e3, 4001)
+        grid = np.geomspace(1e-12, 1e12, 4801)  # any units: 200 points a decade
         vals = jax.vmap(lambda x: jnp.stack(prog(jnp.reshape(x, (1,)), p)))(jnp.asarray(grid))
         energy, slope = np.asarray(vals).T
         ok = np.isfinite(energy) & np.isfinite(slope)
@@ -189,7 +187,7 @@ class Lattice:
                 minima.append((i, j))
         if not minima:
             raise ModelError(
-                f"{where}: the potentials have no stress-free spacing between 1e-3 and 1e3 "
+                f"{where}: the potentials have no stress-free spacing between 1e-12 and 1e12 "
                 "(the energy per atom has no minimum there); pass spacing= explicitly."
             )
         lo, hi = min(minima, key=lambda ij: energy[ij[0]])
@@ -291,6 +289,11 @@ class Lattice:
             return self._cauchy_born_symbolic
         F = self._deformation(deformation)
         W, P, A = (np.asarray(x) for x in self._cb_program(jnp.asarray(F)))
+        if not (np.isfinite(W) and np.all(np.isfinite(P)) and np.all(np.isfinite(A))):
+            raise InputError(
+                "cauchy_born: the energy density, stress or moduli are not finite at this "
+                "deformation: the potential is undefined (or overflows) at its bond lengths."
+            )
         ell, n = self._ellipticity(A)
         if self.dim == 1:
             return CauchyBornValues(float(W), float(P[0, 0]), float(A[0, 0, 0, 0]), ell, n)
@@ -415,6 +418,8 @@ class Lattice:
         )
         kk, batch = self._wavevectors(k)
         if method == "closed-form":
+            if supercell is not None:
+                raise InputError("dispersion: supercell= is for method='hessian'.")
             w2 = np.asarray(self._dispersion_fn(jnp.asarray(kk), jnp.asarray(F)))
         elif method == "hessian":
             from ._models import hessian_dispersion
@@ -464,7 +469,7 @@ class Lattice:
         deformation: Any = None,
         *,
         temperature: float | None = None,
-        friction: float = 0.1,
+        friction: float | None = None,
     ):
         r"""A periodic supercell of the lattice as a structured GENERIC model.
 
@@ -479,11 +484,29 @@ class Lattice:
 
         - `shape`: cells per lattice axis (at least $2n + 1$ for $n$ shells, and 3).
         - `deformation`: the held stretch (chains) or $F$ (2D); default the reference.
-        - `temperature`, `friction`: the bath's temperature $T_B$ and the damping $\gamma$.
+        - `temperature`, `friction`: the bath's temperature $T_B$ and the damping $\gamma$
+            (default 0.1; a friction without a temperature is refused).
         """
         from ._models import build_model
 
         return build_model(self, shape, deformation, temperature=temperature, friction=friction)
+
+    def stable(self, deformation: Any) -> bool:
+        """Whether the uniformly deformed lattice is stable under every phonon: $\\omega^2(k)
+        > 0$ for all $k \\ne 0$ (grid and BFGS-polished minimum over the Brillouin zone) and
+        the Cauchy-Born continuum strongly elliptic (the long-wave limit)."""
+        from ._stability import stable
+
+        return stable(self, self._deformation(deformation))
+
+    def potential_energy(self, displacement: Any, deformation: Any = None) -> float:
+        """The lattice energy (no kinetic energy) of a periodic patch whose atoms are
+        displaced by `displacement` (shape `(*shape, dim)`, the patch's shape) from the
+        Cauchy-Born positions at `deformation`. Per atom it is below
+        `cauchy_born(deformation).energy * volume` for a state that beats Cauchy-Born."""
+        from ._modes import potential_energy
+
+        return potential_energy(self, displacement, deformation)
 
     def softest_modes(
         self,
@@ -570,12 +593,9 @@ class Lattice:
 
 
 def _positive(value: Any, where: str) -> float:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        val = float(value)
-    except (TypeError, ValueError):
-        raise ModelError(f"{where}: expected a positive number, got {value!r}.") from None
+    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (int, float, np.number)):
+        raise ModelError(f"{where}: expected a positive number, got {value!r}.")
+    val = float(value)
     if not (np.isfinite(val) and val > 0):
         raise ModelError(f"{where}: expected a positive number, got {value!r}.")
     return val

@@ -51,7 +51,7 @@ def build_model(
     deformation: Any = None,
     *,
     temperature: float | None = None,
-    friction: float = 0.1,
+    friction: float | None = None,
 ) -> StructuredModel:
     """See [`Lattice.model`][generic_mm.lattices.Lattice.model]."""
     shape = _shape(shape, lattice.dim)
@@ -72,9 +72,10 @@ def build_model(
     params: dict[Any, Any] = {m: lattice.mass}
     params.update(dict(zip(lattice.F, F.reshape(-1).tolist())))
     params.update(lattice._potential_params)
-    taken = {s.name for s in params} | set(names_u) | set(names_p)
-    own = {"gamma", "T_bath", "s"} | {f"bond{c}{i + 1}" for i in range(8) for c in "xy"}
-    clash = taken & own
+    taken = {s.name for s in lattice._potential_params}
+    own = set(names_u) | set(names_p) | {"gamma", "T_bath", "s"}
+    own |= {f"bond{c}{i + 1}" for i in range(8) for c in "xy"}
+    clash = taken & own  # PairPotential refuses these names already: a second line of defence
     if clash:
         raise ModelError(
             f"model: a potential parameter is named {sorted(clash)[0]!r}, which the lattice "
@@ -133,13 +134,21 @@ def build_model(
                 params=bond_params,
             )
         )
+    if temperature is None and friction is not None:
+        raise InputError("model: friction is the bath's damping; give temperature= too.")
     if temperature is not None:
+        friction = 0.1 if friction is None else friction
         s = sp.Symbol("s", real=True)
         TB, gamma = sp.Symbol("T_bath", positive=True), sp.Symbol("gamma", positive=True)
-        try:
-            t_val, g_val = float(temperature), float(friction)
-        except (TypeError, ValueError):
-            raise InputError("model: temperature and friction must be numbers.") from None
+        if any(
+            isinstance(v, (bool, str, bytes)) or not isinstance(v, (int, float, np.number))
+            for v in (temperature, friction)
+        ):
+            raise InputError(
+                f"model: temperature and friction must be numbers, got {temperature!r} and "
+                f"{friction!r}."
+            )
+        t_val, g_val = float(temperature), float(friction)
         if not (np.isfinite(t_val) and t_val > 0 and np.isfinite(g_val) and g_val > 0):
             raise InputError(
                 f"model: temperature and friction must be positive, got {temperature!r} and "

@@ -12,6 +12,7 @@ comparison and small patches.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -22,11 +23,47 @@ import scipy.sparse.linalg
 from .. import compile as compile_model
 from .._errors import InputError
 from ._lattice import _shape
-from ._models import build_model, state_names
+from ._models import build_model, deformation_params
 
 sla: Any = scipy.sparse.linalg  # its stubs lag its signatures
 
 _DENSE_LIMIT = 20000  # displacement components
+
+
+class _Operators:
+    """The jitted Hessian pieces of one patch shape, the deformation a runtime argument."""
+
+    def __init__(self, lattice, shape: tuple[int, ...]):
+        d = lattice.dim
+        cm = compile_model(build_model(lattice, shape), check=False)  # only the energy
+        K = 2 * d
+        n_atoms = int(np.prod(shape))
+        idx = jnp.asarray((np.arange(n_atoms)[:, None] * K + np.arange(d)[None, :]).reshape(-1))
+
+        def energy(u, params):
+            return cm.with_params(**params).energy(jnp.zeros(cm.n).at[idx].set(u))
+
+        grad = jax.grad(energy)
+
+        def project(v):
+            v = v.reshape(n_atoms, d)
+            return (v - v.mean(axis=0)).reshape(-1)
+
+        def apply(v, u, params, shift):
+            """(P H P + shift (I - P)) v / m, P the projection off the translations."""
+            pv = project(v)
+            hv = jax.jvp(lambda x: grad(x, params), (u,), (pv,))[1] / lattice.mass
+            return project(hv) + shift * (v - pv)
+
+        self.energy = jax.jit(energy)
+        self.project = jax.jit(project)
+        self.apply = jax.jit(apply)
+        self.hessian = jax.jit(lambda u, params: jax.hessian(energy)(u, params) / lattice.mass)
+
+
+@functools.lru_cache(maxsize=8)
+def _operators(lattice, shape: tuple[int, ...]) -> _Operators:
+    return _Operators(lattice, shape)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +95,12 @@ def softest_modes(
         raise InputError(f"softest_modes: count must be a positive integer, got {count!r}.")
     if count > n_dof - d - 1:
         raise InputError(f"softest_modes: count must be below {n_dof - d} for this patch.")
+    if (
+        isinstance(tol, bool)
+        or not isinstance(tol, (int, float, np.number))
+        or not 0 <= float(tol) < 1e-2
+    ):
+        raise InputError(f"softest_modes: tol must be a number in [0, 0.01), got {tol!r}.")
     if method not in ("lanczos", "dense"):
         raise InputError(f"softest_modes: method must be 'lanczos' or 'dense', got {method!r}.")
     if method == "dense" and n_dof > _DENSE_LIMIT:
@@ -65,9 +108,7 @@ def softest_modes(
             f"softest_modes: {n_dof} displacement components are too many for a dense "
             f"Hessian (limit {_DENSE_LIMIT}); use method='lanczos'."
         )
-    model = build_model(lattice, shape, deformation)
-    cm = compile_model(model, check=False)  # only the energy is used: no dynamics
-    names_u, names_p = state_names(d)
+    F = lattice._deformation((1.0 if d == 1 else np.eye(2)) if deformation is None else deformation)
     if displacement is None:
         u0 = np.zeros((*shape, d))
     else:
@@ -77,59 +118,86 @@ def softest_modes(
                 f"softest_modes: displacement must be finite with shape {(*shape, d)} "
                 f"(one vector per atom), got {u0.shape}."
             )
-    K = 2 * d
-    pos = (np.arange(int(np.prod(shape)))[:, None] * K + np.arange(d)[None, :]).reshape(-1)
-    idx = jnp.asarray(pos)
-    y_base = jnp.zeros(cm.n).at[idx].set(jnp.asarray(u0.reshape(-1)))
-
-    def energy(u):
-        return cm.energy(y_base.at[idx].set(u))
-
-    grad = jax.grad(energy)
+    ops = _operators(lattice, shape)
+    params = {k: jnp.asarray(v) for k, v in deformation_params(lattice, F).items()}
     u_ref = jnp.asarray(u0.reshape(-1))
-    hvp = jax.jit(lambda v: jax.jvp(grad, (u_ref,), (v,))[1] / lattice.mass)
-    trans = np.zeros((d, n_dof))
-    for i in range(d):
-        trans[i, i::d] = 1.0 / np.sqrt(n_dof / d)
-
     if method == "dense":
-        H = np.asarray(jax.jit(jax.hessian(energy))(u_ref)) / lattice.mass
+        H = np.asarray(ops.hessian(u_ref, params))
         H = 0.5 * (H + H.T)
+        trans = np.zeros((d, n_dof))
+        for i in range(d):
+            trans[i, i::d] = 1.0 / np.sqrt(n_dof / d)
         P = np.eye(n_dof) - trans.T @ trans
         w, V = np.linalg.eigh(P @ H @ P)
         keep = np.abs(V.T @ trans.T).max(axis=1) < 0.5  # drop the translations
         w, V = w[keep][:count], V[:, keep][:, :count]
     else:
-
-        def project(x):
-            return x - trans.T @ (trans @ x)
-
-        def apply(x):
-            x = np.asarray(x, dtype=float).reshape(-1)
-            return project(np.asarray(hvp(jnp.asarray(project(x)))))
-
-        op = sla.LinearOperator((n_dof, n_dof), matvec=apply, dtype=float)
-        top = sla.eigsh(op, k=1, which="LA", tol=1e-3, return_eigenvectors=False)
-        shift = 2.0 * float(abs(top[0])) + 1.0
-
-        def shifted(x):
-            x = np.asarray(x, dtype=float).reshape(-1)
-            return apply(x) + shift * (trans.T @ (trans @ x))
-
-        op2 = sla.LinearOperator((n_dof, n_dof), matvec=shifted, dtype=float)
-        rng = np.random.default_rng(0)
-        w, V = sla.eigsh(
-            op2,
-            k=count,
-            which="SA",
-            tol=tol,
-            v0=project(rng.normal(size=n_dof)),
-            maxiter=100 * n_dof,
-            # a wide Krylov basis: symmetry makes soft modes come in degenerate pairs, which
-            # a narrow one can return only once
-            ncv=min(n_dof - 1, max(4 * count + 8, 40)),
+        # the translations are lifted to `shift`, above the modes sought: twice the top of
+        # the uniform lattice's Bloch spectrum (cheap, closed form)
+        t = np.arange(16) / 16
+        xi = np.stack(np.meshgrid(*[t] * d, indexing="ij"), -1).reshape(-1, d)
+        top = float(
+            np.max(
+                np.abs(
+                    lattice.dispersion(
+                        xi @ lattice.reciprocal if d == 2 else (xi @ lattice.reciprocal)[:, 0], F
+                    )
+                )
+            )
         )
+        shift = 2.0 * top + 1.0
+        rng = np.random.default_rng(0)
+        v0 = np.asarray(ops.project(jnp.asarray(rng.normal(size=n_dof))))
+        for _ in range(3):
+            shift_j = jnp.asarray(shift)
+
+            def matvec(x, shift_j=shift_j):
+                x = jnp.asarray(np.asarray(x, dtype=float).reshape(-1))
+                return np.asarray(ops.apply(x, u_ref, params, shift_j))
+
+            op = sla.LinearOperator((n_dof, n_dof), matvec=matvec, dtype=float)
+            w, V = sla.eigsh(
+                op,
+                k=count,
+                which="SA",
+                tol=tol,
+                v0=v0,
+                maxiter=100 * n_dof,
+                # a wide Krylov basis: symmetry makes soft modes come in degenerate pairs,
+                # which a narrow one can return only once
+                ncv=min(n_dof - 1, max(4 * count + 8, 40)),
+            )
+            if np.max(w) < 0.5 * shift:  # no translation among them
+                break
+            shift *= 10.0
         order = np.argsort(w)
         w, V = w[order], V[:, order]
     vectors = V.T.reshape(count, *shape, d)
     return Modes(np.asarray(w), vectors, method)
+
+
+def _displacement(lattice, displacement: Any, where: str) -> tuple[tuple[int, ...], np.ndarray]:
+    try:
+        if isinstance(displacement, (str, bytes)):
+            raise TypeError
+        u = np.asarray(displacement, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: expected an array of displacements.") from None
+    d = lattice.dim
+    if u.ndim != d + 1 or u.shape[-1] != d or not np.all(np.isfinite(u)):
+        raise InputError(
+            f"{where}: expected finite displacements of shape (*patch shape, {d}), got shape "
+            f"{u.shape}."
+        )
+    return _shape(u.shape[:-1], d), u
+
+
+def potential_energy(lattice, displacement: Any, deformation: Any = None) -> float:
+    """See [`Lattice.potential_energy`][generic_mm.lattices.Lattice.potential_energy]."""
+    shape, u = _displacement(lattice, displacement, "potential_energy: displacement")
+    F = lattice._deformation(
+        (1.0 if lattice.dim == 1 else np.eye(2)) if deformation is None else deformation
+    )
+    ops = _operators(lattice, shape)
+    params = {k: jnp.asarray(v) for k, v in deformation_params(lattice, F).items()}
+    return float(ops.energy(jnp.asarray(u.reshape(-1)), params))

@@ -21,6 +21,10 @@ def route_points(lattice, route: Sequence[str] | None, points: int):
     """Wave vectors along `route` (names of high-symmetry points), their distance along
     the path, and the tick positions `{label: distance}`."""
     named = lattice.high_symmetry_points()
+    if isinstance(route, str):
+        raise InputError(
+            f"route: expected a list of point names such as ['Γ', 'M'], got {route!r}."
+        )
     route = (
         tuple(route)
         if route is not None
@@ -66,10 +70,18 @@ def plot_dispersion(
         if suffix not in FORMATS:
             raise InputError(f"path {os.fspath(path)}: use one of {', '.join(FORMATS)}.")
         target = writable_target(path, "path")
-    if lattice.dim == 1:
-        defs = list(np.atleast_1d(np.asarray(deformations, dtype=float)))
-    else:
+    try:
+        if isinstance(deformations, (str, bytes)):
+            raise TypeError
         arr = np.asarray(deformations, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(
+            "deformations: expected stretches (chains) or 2x2 deformation gradients, got "
+            f"{type(deformations).__name__}."
+        ) from None
+    if lattice.dim == 1:
+        defs = list(np.atleast_1d(arr))
+    else:
         defs = [arr] if arr.shape == (2, 2) else list(arr)
     if not defs:
         raise InputError("deformations: give at least one deformation.")

@@ -13,9 +13,33 @@ from .._expressions import as_param_value, as_scalar_expr, check_sign, closest, 
 R = sp.Symbol("r", positive=True)
 """The distance symbol every `PairPotential` is written in."""
 
-RESERVED = frozenset({"r", "a", "m", "lam", "F11", "F12", "F21", "F22", "k1", "k2"})
+RESERVED = frozenset(
+    {
+        "r",
+        "a",
+        "m",
+        "lam",
+        "F11",
+        "F12",
+        "F21",
+        "F22",
+        "k1",
+        "k2",
+        "u",
+        "p",
+        "ux",
+        "uy",
+        "px",
+        "py",
+        "s",
+        "gamma",
+        "T_bath",
+    }
+    | {f"bond{c}{i}" for c in "xy" for i in range(1, 9)}
+)
 """Names the lattices use for their own symbols (distance, spacing, mass, deformation, wave
-vector): a potential's parameters must be named otherwise."""
+vector, the lattice model's state, bath and bond parameters): a potential's parameters must
+be named otherwise."""
 
 
 class PairPotential:
@@ -72,7 +96,10 @@ class PairPotential:
         else:
             raise ModelError(f"{where} r: expected a SymPy Symbol or a name, got {r!r}.")
         if dist not in free:
-            raise ModelError(f"{where}: the expression does not depend on {dist.name!r}.")
+            raise ModelError(
+                f"{where}: the expression does not depend on {dist.name!r} (a symbol of the same "
+                "name with other assumptions counts as another symbol)."
+            )
         values: dict[sp.Symbol, float] = {}
         by_name = {s.name: s for s in free if s != dist}
         for key, value in (params or {}).items():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -119,30 +120,46 @@ class _Search:
 
         self.short = short
 
-    def long(self, F: np.ndarray) -> tuple[float, np.ndarray]:
+    def long(self, F: np.ndarray, lam: float) -> tuple[float, np.ndarray]:
         """The continuum's ellipticity (smallest acoustic-tensor eigenvalue over directions,
         same sign as the long-wave limit of f) and its direction."""
-        A = np.asarray(self.lattice._cb_program(jnp.asarray(F))[2])
+        W, _, A = (np.asarray(x) for x in self.lattice._cb_program(jnp.asarray(F)))
+        if not (np.isfinite(W) and np.all(np.isfinite(A))):
+            raise InputError(
+                "instability: the Cauchy-Born energy or moduli are not finite "
+                f"{f'at stretch {lam:.12g}' if np.isfinite(lam) else 'here'}: the potential is undefined (or overflows) at the bond lengths "
+                "there; end the path before it."
+            )
         return self.lattice._ellipticity(A)
 
 
 def _path(lattice, path: Any, angle: float) -> tuple[str, Callable[[float], np.ndarray]]:
+    def checked(build: Callable[[float], Any]) -> Callable[[float], np.ndarray]:
+        return lambda lam: lattice._deformation(build(lam), f"the path at stretch {lam:.12g}")
+
     if callable(path):
-        return getattr(path, "__name__", "custom"), lambda lam: lattice._deformation(
-            path(lam), "path(stretch)"
+        return getattr(path, "__name__", "custom"), checked(path)
+    if not isinstance(path, str):
+        raise InputError(
+            "instability: path must be 'uniaxial', 'equibiaxial' or a function of the stretch "
+            f"returning the deformation; got {type(path).__name__}."
         )
     if lattice.dim == 1:
         if path != "uniaxial":
             raise InputError(f"instability: a chain has one path, 'uniaxial'; got {path!r}.")
-        return "uniaxial", lambda lam: np.array([[lam]])
+        if angle != 0.0:
+            raise InputError("instability: angle is for uniaxial paths in 2D; a chain has none.")
+        return "uniaxial", checked(lambda lam: lam)
     if path not in PATHS:
         raise InputError(
             f"instability: path must be one of {sorted(PATHS)} or a function of the stretch "
             f"returning F; got {path!r}."
         )
     if path == "uniaxial":
-        return f"uniaxial (angle {angle:g})", functools.partial(PATHS[path], angle=angle)
-    return path, PATHS[path]
+        return f"uniaxial (angle {angle:g})", checked(functools.partial(PATHS[path], angle=angle))
+    if angle != 0.0:
+        raise InputError("instability: angle is for the uniaxial path; equibiaxial has none.")
+    return path, checked(PATHS[path])
 
 
 def instability(
@@ -156,43 +173,66 @@ def instability(
     tol: float = 1e-12,
 ) -> Instability:
     """See [`Lattice.instability`][generic_mm.lattices.Lattice.instability]."""
-    for name, value in (("start", start), ("stop", stop), ("step", step), ("tol", tol)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+    checked = {}
+    for name, value in (
+        ("start", start),
+        ("stop", stop),
+        ("step", step),
+        ("tol", tol),
+        ("angle", angle),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not np.isfinite(float(value))
+        ):
             raise InputError(f"instability: {name} must be a finite number, got {value!r}.")
-    if not (step > 0 and 0 < tol < 1e-3 and start != stop):
+        checked[name] = float(value)
+    start, stop, step, tol = (checked[k] for k in ("start", "stop", "step", "tol"))
+    if not (step > 0 and 1e-15 <= tol < 1e-3 and start != stop):
         raise InputError(
-            "instability: need step > 0, 0 < tol < 1e-3 and start != stop; got "
+            "instability: need step > 0, 1e-15 <= tol < 1e-3 and start != stop; got "
             f"step={step!r}, tol={tol!r}, start={start!r}, stop={stop!r}."
         )
-    name, F_of = _path(lattice, path, float(angle))
+    name, F_of = _path(lattice, path, checked["angle"])
     search = _search(lattice)
     sign = 1.0 if stop > start else -1.0
     lams = np.append(np.arange(start, stop, sign * step), stop)
-    @functools.cache
-    def g(lam: float) -> tuple[float, float]:
-        """(min(short-wave f, ellipticity), ellipticity) at stretch `lam`."""
-        F = F_of(lam)
-        long = search.long(F)[0]
-        return min(float(search.short(jnp.asarray(F))[0]), long), long
 
-    if not (g(float(start))[0] > 0):
+    @functools.cache
+    def long(lam: float) -> float:
+        """The continuum's ellipticity at stretch `lam`."""
+        return search.long(F_of(lam), lam)[0]
+
+    @functools.cache
+    def g(lam: float) -> float:
+        """min(short-wave f, ellipticity) at stretch `lam`: its sign is the lattice's."""
+        short = float(search.short(jnp.asarray(F_of(lam)))[0])
+        if np.isnan(short):
+            raise InputError(
+                f"instability: omega^2 is not finite at stretch {lam:.12g}: the potential is "
+                "undefined (or overflows) at the bond lengths there; end the path before it."
+            )
+        return min(short, long(lam))
+
+    if not (g(float(start)) > 0):
         raise InputError(
             f"instability: the lattice is already unstable at stretch {start:g} (a phonon has "
             "omega^2 <= 0 there); start the path where it is stable."
         )
-    crit = _bisect(lams, lambda lam: g(lam)[0], tol)
+    crit = _bisect(lams, g, tol)
     if crit is None:
         raise InputError(
             f"instability: no phonon goes soft for stretch from {start:g} to {stop:g}; "
             "extend stop (or check the potential)."
         )
-    lw = _bisect(lams, lambda lam: g(lam)[1], tol)
+    lw = _bisect(lams, long, tol)
     lw_stretch = float("inf") if lw is None else lw
     F_c = np.asarray(F_of(crit + sign * tol * abs(crit)))
     long_wave = lw is not None and abs(lw - crit) <= _KIND_TOL * abs(crit)
     d = lattice.dim
     if long_wave:
-        n = search.long(F_c)[1]
+        n = search.long(F_c, crit)[1]
         A = np.asarray(lattice._cb_program(jnp.asarray(F_c))[2])
         Q = np.einsum("iJkL,J,L->ik", A, n, n)
         pol = np.linalg.eigh(Q)[1][:, 0]
@@ -271,6 +311,8 @@ def _bisect(lams: np.ndarray, g: Callable[[float], float], tol: float) -> float 
     lo, hi = float(lams[i - 1]), float(lams[i])
     while abs(hi - lo) > tol * max(abs(lo), 1.0):
         mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):  # adjacent floats: as close as float64 gets
+            break
         if g(mid) > 0:
             lo = mid
         else:
@@ -285,3 +327,13 @@ def _search_cached(lattice) -> _Search:
 
 def _search(lattice) -> _Search:
     return _search_cached(lattice)
+
+
+def stable(lattice, F: np.ndarray) -> bool:
+    """See [`Lattice.stable`][generic_mm.lattices.Lattice.stable]."""
+    search = _search(lattice)
+    long = search.long(F, float("nan"))[0]
+    short = float(search.short(jnp.asarray(F))[0])
+    if np.isnan(short):
+        raise InputError("stable: omega^2 is not finite at this deformation.")
+    return bool(min(short, long) > 0)
