@@ -492,9 +492,10 @@ class Lattice:
         return build_model(self, shape, deformation, temperature=temperature, friction=friction)
 
     def stable(self, deformation: Any) -> bool:
-        """Whether the uniformly deformed lattice is stable under every phonon: $\\omega^2(k)
-        > 0$ for all $k \\ne 0$ (grid and BFGS-polished minimum over the Brillouin zone) and
-        the Cauchy-Born continuum strongly elliptic (the long-wave limit)."""
+        r"""Whether the uniformly deformed lattice is stable under every phonon:
+        $\omega^2(k) > 0$ for all $k \ne 0$ (a grid over the Brillouin zone, its lowest
+        points polished by BFGS) and the Cauchy-Born continuum strongly elliptic (the
+        long-wave limit)."""
         from ._stability import stable
 
         return stable(self, self._deformation(deformation))
