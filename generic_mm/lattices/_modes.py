@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse.linalg
+import threadpoolctl
 
 from .. import compile as compile_model
 from .._errors import InputError
@@ -156,17 +157,20 @@ def softest_modes(
                 return np.asarray(ops.apply(x, u_ref, params, shift_j))
 
             op = sla.LinearOperator((n_dof, n_dof), matvec=matvec, dtype=float)
-            w, V = sla.eigsh(
-                op,
-                k=count,
-                which="SA",
-                tol=tol,
-                v0=v0,
-                maxiter=100 * n_dof,
-                # a wide Krylov basis: symmetry makes soft modes come in degenerate pairs,
-                # which a narrow one can return only once
-                ncv=min(n_dof - 1, max(4 * count + 8, 40)),
-            )
+            # ARPACK's vector operations are small: threaded BLAS only waits for its threads
+            # (measured 2.5x slower on 2 cores; benchmarks/bench_lattices.py)
+            with threadpoolctl.threadpool_limits(1, user_api="blas"):
+                w, V = sla.eigsh(
+                    op,
+                    k=count,
+                    which="SA",
+                    tol=tol,
+                    v0=v0,
+                    maxiter=100 * n_dof,
+                    # a wide Krylov basis: symmetry makes soft modes come in degenerate pairs,
+                    # which a narrow one can return only once
+                    ncv=min(n_dof - 1, max(4 * count + 8, 40)),
+                )
             if np.max(w) < 0.5 * shift:  # no translation among them
                 break
             shift *= 10.0
