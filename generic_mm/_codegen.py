@@ -1,4 +1,4 @@
-"""SymPy expressions -> JAX functions, with common-subexpression elimination.
+r"""SymPy expressions -> JAX functions, with common-subexpression elimination.
 
 No source text is generated and nothing is `exec`-ed: `sympy.cse` turns the outputs into a
 list of assignments, and `Program.__call__` walks that list with `jax.numpy` operations.
@@ -7,7 +7,8 @@ hand-written function (see `benchmarks/bench_core.py`).
 
 Unlike `lambdify(modules="jax")`, every supported function maps to a `jax.numpy` function
 (never to `math`), integer powers become `lax.integer_pow`, and quotients are emitted as
-divisions. `Piecewise` becomes nested `jnp.where`, which evaluates every branch (as any
+divisions, except by powers $x^n$, $n \ge 2$, which become `integer_pow(x, -n)`: the
+derivatives of a quotient divide by $(x^n)^2$, $(x^n)^3$, which underflow for small $x$. `Piecewise` becomes nested `jnp.where`, which evaluates every branch (as any
 vectorised select does): keep each branch finite over the whole domain.
 """
 
@@ -161,7 +162,11 @@ class _Evaluator:
     def _mul(self, expr: sp.Mul):
         num, den = [], []
         for factor in expr.args:
-            if isinstance(factor, sp.Pow) and factor.exp.is_Number and factor.exp.is_negative:
+            if isinstance(factor, sp.Pow) and factor.exp.is_Integer and factor.exp < -1:
+                # x**-n as a power, not 1/x**n: a quotient's second derivative divides by
+                # (x**n)**3, which underflows for small x (Lennard-Jones in metres: inf)
+                num.append(self._pow(factor.base, factor.exp))
+            elif isinstance(factor, sp.Pow) and factor.exp.is_Number and factor.exp.is_negative:
                 den.append(self._pow(factor.base, -factor.exp))
             elif isinstance(factor, sp.Rational) and not factor.is_Integer:
                 num.append(float(factor.p))
@@ -186,7 +191,7 @@ class _Evaluator:
                 return b
             if e >= 0:
                 return b**e
-            return 1.0 / (b if e == -1 else b ** (-e))
+            return 1.0 / b if e == -1 else jax.lax.integer_pow(jnp.asarray(b, dtype=float), e)
         if exp == sp.Rational(1, 2):
             return jnp.sqrt(b)
         if exp == sp.Rational(-1, 2):

@@ -101,3 +101,19 @@ def test_parameters_are_differentiable_leaves():
 def test_compile_is_cached_per_model():
     model = MODULES[1].model()
     assert gm.compile(model) is gm.compile(model)
+
+
+def test_high_inverse_powers_have_finite_second_derivatives_at_small_lengths():
+    """sigma^12/x^12 with sigma, x ~ 1e-10 (Lennard-Jones in metres): as a quotient its
+    second derivative divided by (x^12)^3 ~ 1e-339, which underflows to 0 (inf); as
+    integer_pow(x, -12) it is finite and exact."""
+    x, sigma = sp.symbols("x sigma", positive=True)
+    prog = Program([x], [sigma], [(sigma / x) ** 12 - (sigma / x) ** 6])
+
+    def f(v):
+        return prog(jnp.reshape(v, (1,)), jnp.asarray([3.4e-10]))[0]
+
+    r = 3.8e-10
+    d2 = float(jax.grad(jax.grad(f))(r))
+    expected = 156 * 3.4e-10**12 / r**14 - 42 * 3.4e-10**6 / r**8
+    assert np.isfinite(d2) and d2 == pytest.approx(expected, rel=1e-12)

@@ -399,7 +399,7 @@ def test_beyond_a_zone_boundary_instability_the_chain_doubles_its_period(spring_
     assert energy == pytest.approx(chain.potential_energy(u[:, None], lam), rel=1e-12)
     assert energy / n < chain.cauchy_born(lam).energy * chain.volume - 1e-4
     # the pattern is a stable state; the uniform one at the same stretch is not
-    assert chain.softest_modes(n, lam, displacement=u[:, None], count=2).omega2[0] > -1e-9
+    assert chain.softest_modes(n, lam, displacement=u, count=2).omega2[0] > -1e-9
     assert chain.softest_modes(n, lam, count=2).omega2[0] < -1e-3
 
 
@@ -447,6 +447,38 @@ def test_beyond_the_m_point_instability_a_2d_patch_forms_the_predicted_pattern(s
     assert np.sort(power.reshape(-1))[-2] < 1e-6 * power.max()  # one mode
     energy = _lattice_energy(model, {"ux": ux, "uy": uy, "px": 0.0, "py": 0.0})
     assert energy / ux.size < tri.cauchy_born(F).energy * tri.volume - 1e-5
+
+
+def test_si_units_give_the_same_answers_as_reduced_units():
+    """sigma = 3.4e-10 m, epsilon = 1.65e-21 J: the spacing to round-off (a relative
+    tolerance), finite Hessians (high inverse powers), the same critical stretch."""
+    s, eps = 3.4e-10, 1.65e-21
+    chain = Chain(lennard_jones(eps, s), mass=6.6e-26)
+    assert chain.spacing == pytest.approx(s * LJ_MIN, rel=1e-14)
+    k = np.pi / chain.spacing * np.array([0.5, 1.0])
+    np.testing.assert_allclose(
+        chain.dispersion(k, 1.05, method="hessian"), chain.dispersion(k, 1.05), rtol=1e-10
+    )
+    springy = Chain([morse(eps, 3 / s, s), harmonic(eps * 9 / s**2, 2 * s)])
+    assert springy.spacing == pytest.approx(s, rel=1e-14)
+    assert springy.instability().stretch == pytest.approx(1 + math.log(2) / 3, abs=1e-10)
+
+
+def test_the_bath_relaxes_momenta_at_gamma_over_m():
+    chain, m, gamma = Chain(harmonic(1.0, 1.0), mass=4.0), 4.0, 0.5
+    model = chain.model(6, 1.0, temperature=0.2, friction=gamma)
+    traj = gm.simulate(model, {"u": 0.0, "p": m * 0.3, "bath.s": 0.0}, 4.0, rtol=1e-10, atol=1e-12)
+    v = np.asarray(traj["p"])[:, 0] / m
+    np.testing.assert_allclose(v, 0.3 * np.exp(-gamma / m * np.asarray(traj.ts)), rtol=1e-7)
+
+
+def test_softest_modes_find_a_whole_degenerate_group():
+    """Four equal modes at uniaxial(1.05) on a 6x6 patch: Lanczos must return all four."""
+    tri = TriangularLattice(lennard_jones())
+    lanczos = tri.softest_modes((6, 6), uniaxial(1.05), count=4).omega2
+    dense = tri.softest_modes((6, 6), uniaxial(1.05), count=4, method="dense").omega2
+    np.testing.assert_allclose(lanczos, dense, rtol=1e-9)
+    assert np.ptp(dense) < 1e-9 * dense[0]  # the group is degenerate
 
 
 def test_softest_modes_lanczos_matches_dense_and_the_bloch_spectrum(spring_triangle):

@@ -63,14 +63,25 @@ def reciprocal(basis: np.ndarray) -> np.ndarray:
 def uniaxial(stretch: Any, angle: float = 0.0) -> np.ndarray:
     r"""$F = I + (\lambda - 1)\,e\otimes e$: a stretch $\lambda$ along $e = (\cos\theta,
     \sin\theta)$ with the transverse direction held (a uniaxial *strain*)."""
-    lam = float(stretch)
+    lam = _stretch(stretch, "uniaxial")
+    if isinstance(angle, bool) or not isinstance(angle, (int, float, np.number)):
+        raise InputError(f"uniaxial: angle must be a number (radians), got {angle!r}.")
     e = np.array([np.cos(angle), np.sin(angle)])
     return np.eye(2) + (lam - 1.0) * np.outer(e, e)
 
 
 def equibiaxial(stretch: Any) -> np.ndarray:
     r"""$F = \lambda I$: the same stretch in every direction."""
-    return float(stretch) * np.eye(2)
+    return _stretch(stretch, "equibiaxial") * np.eye(2)
+
+
+def _stretch(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise InputError(f"{where}: the stretch must be a number, got {value!r}.")
+    lam = float(value)
+    if not (np.isfinite(lam) and lam > 0):
+        raise InputError(f"{where}: the stretch must be positive and finite, got {value!r}.")
+    return lam
 
 
 PATHS: dict[str, Callable[..., np.ndarray]] = {"uniaxial": uniaxial, "equibiaxial": equibiaxial}

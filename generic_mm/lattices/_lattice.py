@@ -195,7 +195,10 @@ class Lattice:
         def slope_at(x: float) -> float:
             return float(prog(jnp.asarray([x]), p)[1])
 
-        root = cast(Any, scipy.optimize.brentq)(slope_at, grid[lo], grid[hi], xtol=1e-15)
+        # relative tolerance only: the spacing may be 1e-10 (metres) or 1e3
+        root = cast(Any, scipy.optimize.brentq)(
+            slope_at, grid[lo], grid[hi], xtol=1e-300, rtol=4 * np.finfo(float).eps
+        )
         return float(root)
 
     # -- symbols --------------------------------------------------------------------------------
@@ -484,8 +487,10 @@ class Lattice:
 
         - `shape`: cells per lattice axis (at least $2n + 1$ for $n$ shells, and 3).
         - `deformation`: the held stretch (chains) or $F$ (2D); default the reference.
-        - `temperature`, `friction`: the bath's temperature $T_B$ and the damping $\gamma$
-            (default 0.1; a friction without a temperature is refused).
+        - `temperature`, `friction`: the bath's temperature $T_B$ and the friction
+            coefficient $\gamma$ (default 0.1; momenta relax at the rate $\gamma/m$, so pass
+            $m/\tau$ for a relaxation time $\tau$; a friction without a temperature is
+            refused).
         """
         from ._models import build_model
 
@@ -609,7 +614,12 @@ def _count(value: Any, where: str) -> int:
 
 
 def _shape(shape: Any, dim: int) -> tuple[int, ...]:
-    out = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if isinstance(shape, (int, np.integer)):
+        out: tuple[Any, ...] = (shape,)
+    elif isinstance(shape, (tuple, list)):
+        out = tuple(shape)
+    else:
+        out = ()  # refused below
     if len(out) != dim or not all(
         isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in out
     ):

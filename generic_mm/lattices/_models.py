@@ -45,6 +45,13 @@ def deformation_params(lattice, F: np.ndarray) -> dict[str, float]:
     return {sym.name: float(F.reshape(-1)[i]) for i, sym in enumerate(lattice.F)}
 
 
+def patch_minimum(lattice) -> int:
+    """The fewest cells per axis of a periodic supercell in which every bond is one bond:
+    twice the farthest neighbour offset plus one (and at least 3)."""
+    reach = max(int(np.max(np.abs(s.offsets))) for s in lattice.shells)
+    return max(2 * reach + 1, 3)
+
+
 def build_model(
     lattice,
     shape: Any,
@@ -56,11 +63,10 @@ def build_model(
     """See [`Lattice.model`][generic_mm.lattices.Lattice.model]."""
     shape = _shape(shape, lattice.dim)
     d = lattice.dim
-    reach = [int(np.max(np.abs(s.offsets[:, i]))) for s in lattice.shells for i in range(d)]
-    need = 2 * max(reach) + 1
-    if min(shape) < max(need, 3):
+    need = patch_minimum(lattice)
+    if min(shape) < need:
         raise InputError(
-            f"model: a periodic supercell needs at least {max(need, 3)} cells per axis for "
+            f"model: a periodic supercell needs at least {need} cells per axis for "
             f"{len(lattice.shells)} neighbour shell(s) (each bond once); got {shape}."
         )
     F = lattice._deformation((1.0 if d == 1 else np.eye(2)) if deformation is None else deformation)
@@ -209,8 +215,7 @@ def commensurate(lattice, kk: np.ndarray, supercell: Any) -> tuple[int, ...]:
     """The supercell (cells per axis) on which every wave vector in `kk` is periodic."""
     xi = kk @ np.linalg.inv(lattice.reciprocal)
     d = lattice.dim
-    reach = max(int(np.max(np.abs(s.offsets))) for s in lattice.shells)
-    least = max(2 * reach + 1, 3)
+    least = patch_minimum(lattice)
     if supercell is not None:
         shape = _shape(supercell, d)
         bad = np.abs(xi * np.array(shape) - np.round(xi * np.array(shape))) > 1e-8

@@ -24,7 +24,7 @@ import threadpoolctl
 from .. import compile as compile_model
 from .._errors import InputError
 from ._lattice import _shape
-from ._models import build_model, deformation_params
+from ._models import build_model, deformation_params, patch_minimum
 
 sla: Any = scipy.sparse.linalg  # its stubs lag its signatures
 
@@ -92,6 +92,12 @@ def softest_modes(
     shape = _shape(shape, lattice.dim)
     d = lattice.dim
     n_dof = int(np.prod(shape)) * d
+    least = patch_minimum(lattice)
+    if min(shape) < least:
+        raise InputError(
+            f"softest_modes: a periodic patch needs at least {least} cells per axis for "
+            f"{len(lattice.shells)} neighbour shell(s); got {shape}."
+        )
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise InputError(f"softest_modes: count must be a positive integer, got {count!r}.")
     if count > n_dof - d - 1:
@@ -114,6 +120,8 @@ def softest_modes(
         u0 = np.zeros((*shape, d))
     else:
         u0 = np.asarray(displacement, dtype=float)
+        if d == 1 and u0.shape == shape:
+            u0 = u0[:, None]  # a chain's displacements as the model's field `u`
         if u0.shape != (*shape, d) or not np.all(np.isfinite(u0)):
             raise InputError(
                 f"softest_modes: displacement must be finite with shape {(*shape, d)} "
@@ -162,19 +170,21 @@ def softest_modes(
             with threadpoolctl.threadpool_limits(1, user_api="blas"):
                 w, V = sla.eigsh(
                     op,
-                    k=count,
+                    # more than asked: a degenerate group at the edge of the `count` lowest
+                    # is then found whole (Lanczos resolves multiplicity by round-off only)
+                    k=min(n_dof - 2, 2 * count + 4),
                     which="SA",
                     tol=tol,
                     v0=v0,
                     maxiter=100 * n_dof,
                     # a wide Krylov basis: symmetry makes soft modes come in degenerate pairs,
                     # which a narrow one can return only once
-                    ncv=min(n_dof - 1, max(4 * count + 8, 40)),
+                    ncv=min(n_dof - 1, max(4 * count + 16, 40)),
                 )
             if np.max(w) < 0.5 * shift:  # no translation among them
                 break
             shift *= 10.0
-        order = np.argsort(w)
+        order = np.argsort(w)[:count]
         w, V = w[order], V[:, order]
     vectors = V.T.reshape(count, *shape, d)
     return Modes(np.asarray(w), vectors, method)
@@ -188,6 +198,8 @@ def _displacement(lattice, displacement: Any, where: str) -> tuple[tuple[int, ..
     except (TypeError, ValueError):
         raise InputError(f"{where}: expected an array of displacements.") from None
     d = lattice.dim
+    if d == 1 and u.ndim == 1:
+        u = u[:, None]  # a chain's displacements as the model's field `u`
     if u.ndim != d + 1 or u.shape[-1] != d or not np.all(np.isfinite(u)):
         raise InputError(
             f"{where}: expected finite displacements of shape (*patch shape, {d}), got shape "

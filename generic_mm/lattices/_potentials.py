@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+import numpy as np
 import sympy as sp
 
 from .._errors import ModelError
@@ -132,6 +133,8 @@ class PairPotential:
 
     def __call__(self, r: float) -> float:
         """$\\phi(r)$ at a distance, as a float."""
+        if isinstance(r, bool) or not isinstance(r, (int, float, np.number)) or not r > 0:
+            raise ModelError(f"{self.name}: the distance must be a positive number, got {r!r}.")
         return float(cast(sp.Expr, self.expr.xreplace({**self.params, R: r})))
 
     def derivative(self, order: int = 1) -> sp.Expr:
