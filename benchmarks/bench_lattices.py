@@ -196,8 +196,8 @@ def sizes_table(lattice, probe, sizes, dense_max, count):
         print(line, flush=True)
         rows.append(row)
     print(
-        "compile: JAX tracing + lowering + XLA compilation inside the call (every call "
-        "compiles anew); dense/lanczos compares the calls without it"
+        "compile: JAX tracing + lowering + XLA compilation inside the call (once per patch "
+        "shape and method); dense/lanczos compares the calls without it"
     )
     return rows
 

@@ -171,8 +171,9 @@ def softest_modes(
                 w, V = sla.eigsh(
                     op,
                     # more than asked: a degenerate group at the edge of the `count` lowest
-                    # is then found whole (Lanczos resolves multiplicity by round-off only)
-                    k=min(n_dof - 2, 2 * count + 4),
+                    # is then found whole (Lanczos resolves multiplicity by round-off only;
+                    # the lowest value alone needs no more)
+                    k=1 if count == 1 else min(n_dof - 2, 2 * count + 4),
                     which="SA",
                     tol=tol,
                     v0=v0,
