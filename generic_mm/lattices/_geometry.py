@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from .._validate import real_array
 
 TRIANGULAR = np.array([[1.0, 0.0], [0.5, np.sqrt(3.0) / 2]])
 """Primitive vectors of the triangular lattice at unit spacing (rows)."""
@@ -90,15 +91,8 @@ PATHS: dict[str, Callable[..., np.ndarray]] = {"uniaxial": uniaxial, "equibiaxia
 def deformation_gradient(value: Any, dim: int, where: str) -> np.ndarray:
     """A stretch (chains) or a 2x2 deformation gradient as a `(dim, dim)` float array with
     positive determinant."""
-    try:
-        if isinstance(value, (str, bytes)) or np.iscomplexobj(value):
-            raise TypeError
-        arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"{where}: expected {'a stretch' if dim == 1 else 'a 2x2 deformation gradient'}, "
-            f"got {type(value).__name__}."
-        ) from None
+    expected = "a stretch" if dim == 1 else "a 2x2 deformation gradient"
+    arr = np.array(real_array(value, where, expected=expected))
     if dim == 1 and arr.ndim == 0:
         arr = arr.reshape(1, 1)
     if arr.shape != (dim, dim):

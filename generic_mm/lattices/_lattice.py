@@ -25,6 +25,7 @@ import sympy as sp
 
 from .._codegen import Program
 from .._errors import InputError, ModelError
+from .._validate import real_array
 from ._geometry import Shell, deformation_gradient, reciprocal, shells
 from ._potentials import PairPotential, R as DISTANCE
 
@@ -368,14 +369,7 @@ class Lattice:
         return omega2
 
     def _wavevectors(self, k: Any, where: str = "k") -> tuple[np.ndarray, tuple[int, ...]]:
-        try:
-            if isinstance(k, (str, bytes)) or np.iscomplexobj(k):
-                raise TypeError
-            arr = np.array(k, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"{where}: expected real wave vectors, got {type(k).__name__}."
-            ) from None
+        arr = np.array(real_array(k, where, expected="real wave vectors"))
         if self.dim == 1:
             batch = arr.shape
             arr = arr.reshape(-1, 1)
