@@ -8,8 +8,9 @@ hand-written function (see `benchmarks/bench_core.py`).
 Unlike `lambdify(modules="jax")`, every supported function maps to a `jax.numpy` function
 (never to `math`), integer powers become `lax.integer_pow`, and quotients are emitted as
 divisions, except by powers $x^n$, $n \ge 2$, which become `integer_pow(x, -n)`: the
-derivatives of a quotient divide by $(x^n)^2$, $(x^n)^3$, which underflow for small $x$. `Piecewise` becomes nested `jnp.where`, which evaluates every branch (as any
-vectorised select does): keep each branch finite over the whole domain.
+derivatives of a quotient divide by $(x^n)^2$, $(x^n)^3$, which underflow for small $x$.
+`Piecewise` becomes nested `jnp.where`, which evaluates every branch (as any vectorised
+select does): keep each branch finite over the whole domain.
 """
 
 from __future__ import annotations
