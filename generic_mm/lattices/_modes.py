@@ -23,6 +23,7 @@ import threadpoolctl
 
 from .. import compile as compile_model
 from .._errors import InputError
+from .._validate import real_array
 from ._lattice import _shape
 from ._models import build_model, deformation_params, patch_minimum
 
@@ -119,7 +120,9 @@ def softest_modes(
     if displacement is None:
         u0 = np.zeros((*shape, d))
     else:
-        u0 = np.asarray(displacement, dtype=float)
+        u0 = np.array(
+            real_array(displacement, "softest_modes: displacement", expected="displacements")
+        )
         if d == 1 and u0.shape == shape:
             u0 = u0[:, None]  # a chain's displacements as the model's field `u`
         if u0.shape != (*shape, d) or not np.all(np.isfinite(u0)):
@@ -145,15 +148,8 @@ def softest_modes(
         # the uniform lattice's Bloch spectrum (cheap, closed form)
         t = np.arange(16) / 16
         xi = np.stack(np.meshgrid(*[t] * d, indexing="ij"), -1).reshape(-1, d)
-        top = float(
-            np.max(
-                np.abs(
-                    lattice.dispersion(
-                        xi @ lattice.reciprocal if d == 2 else (xi @ lattice.reciprocal)[:, 0], F
-                    )
-                )
-            )
-        )
+        k = xi @ lattice.reciprocal
+        top = float(np.max(np.abs(lattice.dispersion(k if d == 2 else k[:, 0], F))))
         shift = 2.0 * top + 1.0
         rng = np.random.default_rng(0)
         v0 = np.asarray(ops.project(jnp.asarray(rng.normal(size=n_dof))))
@@ -182,7 +178,7 @@ def softest_modes(
                     # which a narrow one can return only once
                     ncv=min(n_dof - 1, max(4 * count + 16, 40)),
                 )
-            if np.max(w) < 0.5 * shift:  # no translation among them
+            if np.sort(w)[:count].max() < 0.5 * shift:  # no translation among those kept
                 break
             shift *= 10.0
         order = np.argsort(w)[:count]
@@ -192,12 +188,7 @@ def softest_modes(
 
 
 def _displacement(lattice, displacement: Any, where: str) -> tuple[tuple[int, ...], np.ndarray]:
-    try:
-        if isinstance(displacement, (str, bytes)):
-            raise TypeError
-        u = np.asarray(displacement, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: expected an array of displacements.") from None
+    u = np.array(real_array(displacement, where, expected="an array of displacements"))
     d = lattice.dim
     if d == 1 and u.ndim == 1:
         u = u[:, None]  # a chain's displacements as the model's field `u`
