@@ -1,12 +1,9 @@
 """Lattices from pair potentials: the Cauchy-Born rule, phonons and where the rule fails."""
 
+from ._cauchy_born import CauchyBorn as CauchyBorn, CauchyBornValues as CauchyBornValues
 from ._chain import Chain as Chain
 from ._geometry import equibiaxial as equibiaxial, uniaxial as uniaxial
-from ._lattice import (
-    CauchyBorn as CauchyBorn,
-    CauchyBornValues as CauchyBornValues,
-    Lattice as Lattice,
-)
+from ._lattice import Lattice as Lattice
 from ._modes import Modes as Modes
 from ._potentials import (
     PairPotential as PairPotential,

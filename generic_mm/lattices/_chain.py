@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import sympy as sp
 
 from ._lattice import Lattice
-from ._potentials import PairPotential
 
 
 class Chain(Lattice):
@@ -44,16 +41,6 @@ class Chain(Lattice):
     dim = 1
     kind = "chain"
     _basis_exact = sp.Matrix([[1]])
-
-    def __init__(
-        self,
-        potentials: PairPotential | Sequence[PairPotential | None],
-        *,
-        shells: int | None = None,
-        mass: float = 1.0,
-        spacing: float | None = None,
-    ):
-        super().__init__(potentials, shells_count=shells, mass=mass, spacing=spacing)
 
     def high_symmetry_points(self) -> dict[str, np.ndarray]:
         """The zone centre and boundary: `{"Γ": 0, "X": π/a0}`."""

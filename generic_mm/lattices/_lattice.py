@@ -12,9 +12,8 @@ the deformation.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import jax
@@ -26,52 +25,9 @@ import sympy as sp
 from .._codegen import Program
 from .._errors import InputError, ModelError
 from .._validate import real_array
-from ._geometry import Shell, deformation_gradient, reciprocal, shells
+from ._cauchy_born import CauchyBorn, CauchyBornValues
+from ._geometry import Shell, deformation_gradient, reciprocal, shells as neighbour_shells
 from ._potentials import PairPotential, R as DISTANCE
-
-
-@dataclasses.dataclass(frozen=True)
-class CauchyBorn:
-    r"""The Cauchy-Born continuum of a lattice, symbolically.
-
-    - `energy`: $W(F)$, the energy per reference volume (a SymPy expression of the
-        deformation symbols `F` and the lattice parameters).
-    - `stress`: the first Piola-Kirchhoff stress $P = \partial W/\partial F$.
-    - `moduli`: the tangent moduli $A_{iJkL} = \partial^2 W/\partial F_{iJ}\partial F_{kL}$.
-    - `F`: the deformation symbols (the stretch `lam` for chains; a 2x2 matrix of `F11` ...).
-    - `params`: parameter symbol -> value (spacing `a`, mass `m`, the potentials').
-
-    For a chain the three are scalars: $W(\lambda)$, $W'(\lambda)$, $W''(\lambda)$.
-    """
-
-    energy: sp.Expr
-    stress: Any
-    moduli: Any
-    F: Any
-    params: Mapping[sp.Symbol, float]
-
-
-@dataclasses.dataclass(frozen=True)
-class CauchyBornValues:
-    r"""The Cauchy-Born continuum at one deformation (floats and arrays).
-
-    - `energy`, `stress`, `moduli`: $W$, $P$, $A$ (scalars for chains).
-    - `ellipticity`: the smallest eigenvalue of the acoustic tensor
-        $Q_{ik}(n) = A_{iJkL}n_J n_L$ over unit directions $n$ ($W''$ for chains): the
-        continuum is stable (strongly elliptic, Legendre-Hadamard) where it is positive.
-    - `direction`: the direction $n$ where that minimum is taken.
-    """
-
-    energy: float
-    stress: Any
-    moduli: Any
-    ellipticity: float
-    direction: np.ndarray
-
-    @property
-    def stable(self) -> bool:
-        """Whether the continuum is strongly elliptic here."""
-        return self.ellipticity > 0
 
 
 class Lattice:
@@ -87,13 +43,13 @@ class Lattice:
         self,
         potentials: PairPotential | Sequence[PairPotential | None],
         *,
-        shells_count: int | None,
-        mass: float,
-        spacing: float | None,
+        shells: int | None = None,
+        mass: float = 1.0,
+        spacing: float | None = None,
     ):
         where = type(self).__name__
         if isinstance(potentials, PairPotential):
-            count = 1 if shells_count is None else shells_count
+            count = 1 if shells is None else shells
             per_shell: list[PairPotential | None] = [potentials] * _count(count, where)
         else:
             if isinstance(potentials, (str, bytes)) or not isinstance(potentials, Sequence):
@@ -102,7 +58,7 @@ class Lattice:
                     f"None to skip a shell), got {type(potentials).__name__}."
                 )
             per_shell = list(potentials)
-            if shells_count is not None:
+            if shells is not None:
                 raise ModelError(
                     f"{where}: shells= is for one potential on several shells; with a list, "
                     "the list's length is the number of shells."
@@ -118,7 +74,7 @@ class Lattice:
         if all(p is None for p in per_shell):
             raise ModelError(f"{where}: every shell is None; give at least one potential.")
         self.basis = np.array(self._basis_exact.evalf(), dtype=float)
-        self.shells: tuple[Shell, ...] = tuple(shells(self.basis, len(per_shell)))
+        self.shells: tuple[Shell, ...] = tuple(neighbour_shells(self.basis, len(per_shell)))
         self.potentials: tuple[PairPotential | None, ...] = tuple(per_shell)
         self.mass = _positive(mass, f"{where} mass")
         self.a, self.m = sp.symbols("a m", positive=True)
@@ -279,6 +235,9 @@ class Lattice:
         return evaluate
 
     def _deformation(self, deformation: Any, where: str = "deformation") -> np.ndarray:
+        """`deformation` as a checked `(dim, dim)` F; `None` is the reference lattice."""
+        if deformation is None:
+            return np.eye(self.dim)
         return deformation_gradient(deformation, self.dim, where)
 
     def cauchy_born(self, deformation: Any = None) -> CauchyBorn | CauchyBornValues:
@@ -408,11 +367,7 @@ class Lattice:
         **Returns:** $\omega^2$, shape `k.shape` for chains, `(..., 2)` in 2D (ascending
         branches). Negative values are unstable (soft) modes.
         """
-        F = self._deformation(
-            1.0
-            if deformation is None and self.dim == 1
-            else (np.eye(2) if deformation is None else deformation)
-        )
+        F = self._deformation(deformation)
         kk, batch = self._wavevectors(k)
         if method == "closed-form":
             if supercell is not None:

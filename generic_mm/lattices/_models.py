@@ -69,7 +69,7 @@ def build_model(
             f"model: a periodic supercell needs at least {need} cells per axis for "
             f"{len(lattice.shells)} neighbour shell(s) (each bond once); got {shape}."
         )
-    F = lattice._deformation((1.0 if d == 1 else np.eye(2)) if deformation is None else deformation)
+    F = lattice._deformation(deformation)
     grid = Grid(shape, periodic=True)
     names_u, names_p = state_names(d)
     u = [sp.Symbol(n, real=True) for n in names_u]

@@ -116,7 +116,7 @@ def softest_modes(
             f"softest_modes: {n_dof} displacement components are too many for a dense "
             f"Hessian (limit {_DENSE_LIMIT}); use method='lanczos'."
         )
-    F = lattice._deformation((1.0 if d == 1 else np.eye(2)) if deformation is None else deformation)
+    F = lattice._deformation(deformation)
     if displacement is None:
         u0 = np.zeros((*shape, d))
     else:
@@ -203,9 +203,7 @@ def _displacement(lattice, displacement: Any, where: str) -> tuple[tuple[int, ..
 def potential_energy(lattice, displacement: Any, deformation: Any = None) -> float:
     """See [`Lattice.potential_energy`][generic_mm.lattices.Lattice.potential_energy]."""
     shape, u = _displacement(lattice, displacement, "potential_energy: displacement")
-    F = lattice._deformation(
-        (1.0 if lattice.dim == 1 else np.eye(2)) if deformation is None else deformation
-    )
+    F = lattice._deformation(deformation)
     ops = _operators(lattice, shape)
     params = {k: jnp.asarray(v) for k, v in deformation_params(lattice, F).items()}
     return float(ops.energy(jnp.asarray(u.reshape(-1)), params))

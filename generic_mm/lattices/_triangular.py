@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import sympy as sp
 
 from ._lattice import Lattice
-from ._potentials import PairPotential
 
 
 class TriangularLattice(Lattice):
@@ -28,16 +25,6 @@ class TriangularLattice(Lattice):
     dim = 2
     kind = "triangular"
     _basis_exact = sp.Matrix([[1, 0], [sp.Rational(1, 2), sp.sqrt(3) / 2]])
-
-    def __init__(
-        self,
-        potentials: PairPotential | Sequence[PairPotential | None],
-        *,
-        shells: int | None = None,
-        mass: float = 1.0,
-        spacing: float | None = None,
-    ):
-        super().__init__(potentials, shells_count=shells, mass=mass, spacing=spacing)
 
     def high_symmetry_points(self) -> dict[str, np.ndarray]:
         """`{"Γ", "M", "K"}` of the reference Brillouin zone (Cartesian, referential)."""
