@@ -186,29 +186,57 @@ def build_model(
     return StructuredModel(cells, interactions, name=f"{lattice.kind} lattice, {label} atoms")
 
 
-@functools.lru_cache(maxsize=16)
-def _hessian_setup(lattice, shape: tuple[int, ...]):
-    model = build_model(lattice, shape)
-    cm = compile_model(model, check=False)  # only the energy is used: no dynamics
-    names_u, names_p = state_names(lattice.dim)
-    X = lattice.positions(shape).reshape(-1, lattice.dim)
+class _Operators:
+    """The jitted energy and Hessian pieces of one periodic patch shape, the displacements
+    `u` (atom-major, `dim` components each) and the deformation runtime arguments."""
 
-    @jax.jit
-    def dynamical(k, params):
-        c = cm.with_params(**params)
-        grad = jax.grad(c.energy)
-        y0 = jnp.zeros(c.n)
-        wave = jnp.cos(X @ k).reshape(shape)
-        cols = []
-        for alpha in range(lattice.dim):
-            fields = {n: (wave if i == alpha else 0.0) for i, n in enumerate(names_u)}
-            fields.update({n: 0.0 for n in names_p})
-            v = c.layout.pack(fields)
-            hv = jax.jvp(grad, (y0,), (v,))[1]
-            cols.append(hv[: lattice.dim])  # cell 0's displacements: atoms are stored first
-        return jnp.stack(cols, axis=1) / lattice.mass
+    def __init__(self, lattice, shape: tuple[int, ...]):
+        d = lattice.dim
+        cm = compile_model(build_model(lattice, shape), check=False)  # only the energy
+        K = 2 * d
+        n_atoms = int(np.prod(shape))
+        idx = jnp.asarray((np.arange(n_atoms)[:, None] * K + np.arange(d)[None, :]).reshape(-1))
 
-    return dynamical
+        def energy(u, params):
+            return cm.with_params(**params).energy(jnp.zeros(cm.n).at[idx].set(u))
+
+        grad = jax.grad(energy)
+
+        def project(v):
+            v = v.reshape(n_atoms, d)
+            return (v - v.mean(axis=0)).reshape(-1)
+
+        def hvp(v, u, params):
+            """H v / m, H the Hessian of the energy in the displacements at `u`."""
+            return jax.jvp(lambda x: grad(x, params), (u,), (v,))[1] / lattice.mass
+
+        def apply(v, u, params, shift):
+            """(P H P + shift (I - P)) v / m, P the projection off the translations."""
+            pv = project(v)
+            return project(hvp(pv, u, params)) + shift * (v - pv)
+
+        X = jnp.asarray(lattice.positions(shape).reshape(-1, d))
+
+        def bloch(k, params):
+            """D(k): H applied to the Bloch waves cos(k.X) e_a, read at atom 0 (X = 0)."""
+            wave = jnp.cos(X @ k)
+            u0 = jnp.zeros(X.size)
+            cols = [
+                hvp(jnp.zeros_like(X).at[:, a].set(wave).reshape(-1), u0, params)[:d]
+                for a in range(d)
+            ]
+            return jnp.stack(cols, axis=1)
+
+        self.bloch = jax.jit(jax.vmap(bloch, in_axes=(0, None)))
+        self.energy = jax.jit(energy)
+        self.project = jax.jit(project)
+        self.apply = jax.jit(apply)
+        self.hessian = jax.jit(lambda u, params: jax.hessian(energy)(u, params) / lattice.mass)
+
+
+@functools.lru_cache(maxsize=8)
+def operators(lattice, shape: tuple[int, ...]) -> _Operators:
+    return _Operators(lattice, shape)
 
 
 def commensurate(lattice, kk: np.ndarray, supercell: Any) -> tuple[int, ...]:
@@ -249,8 +277,8 @@ def commensurate(lattice, kk: np.ndarray, supercell: Any) -> tuple[int, ...]:
 def hessian_dispersion(lattice, kk: np.ndarray, F: np.ndarray, supercell: Any) -> np.ndarray:
     """omega^2 at `kk` from the Hessian of the structured model's energy (Bloch projection)."""
     shape = commensurate(lattice, kk, supercell)
-    dynamical = _hessian_setup(lattice, shape)
+    ops = operators(lattice, shape)
     params = {k: jnp.asarray(v) for k, v in deformation_params(lattice, F).items()}
-    D = jax.vmap(lambda k: dynamical(k, params))(jnp.asarray(kk))
+    D = ops.bloch(jnp.asarray(kk), params)
     D = 0.5 * (D + jnp.swapaxes(D, -1, -2))
     return np.asarray(jnp.linalg.eigvalsh(D))

@@ -12,60 +12,21 @@ comparison and small patches.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse.linalg
 import threadpoolctl
 
-from .. import compile as compile_model
 from .._errors import InputError
 from .._validate import real_array
 from ._lattice import _shape
-from ._models import build_model, deformation_params, patch_minimum
+from ._models import deformation_params, operators, patch_minimum
 
 sla: Any = scipy.sparse.linalg  # its stubs lag its signatures
 
 _DENSE_LIMIT = 20000  # displacement components
-
-
-class _Operators:
-    """The jitted Hessian pieces of one patch shape, the deformation a runtime argument."""
-
-    def __init__(self, lattice, shape: tuple[int, ...]):
-        d = lattice.dim
-        cm = compile_model(build_model(lattice, shape), check=False)  # only the energy
-        K = 2 * d
-        n_atoms = int(np.prod(shape))
-        idx = jnp.asarray((np.arange(n_atoms)[:, None] * K + np.arange(d)[None, :]).reshape(-1))
-
-        def energy(u, params):
-            return cm.with_params(**params).energy(jnp.zeros(cm.n).at[idx].set(u))
-
-        grad = jax.grad(energy)
-
-        def project(v):
-            v = v.reshape(n_atoms, d)
-            return (v - v.mean(axis=0)).reshape(-1)
-
-        def apply(v, u, params, shift):
-            """(P H P + shift (I - P)) v / m, P the projection off the translations."""
-            pv = project(v)
-            hv = jax.jvp(lambda x: grad(x, params), (u,), (pv,))[1] / lattice.mass
-            return project(hv) + shift * (v - pv)
-
-        self.energy = jax.jit(energy)
-        self.project = jax.jit(project)
-        self.apply = jax.jit(apply)
-        self.hessian = jax.jit(lambda u, params: jax.hessian(energy)(u, params) / lattice.mass)
-
-
-@functools.lru_cache(maxsize=8)
-def _operators(lattice, shape: tuple[int, ...]) -> _Operators:
-    return _Operators(lattice, shape)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +91,7 @@ def softest_modes(
                 f"softest_modes: displacement must be finite with shape {(*shape, d)} "
                 f"(one vector per atom), got {u0.shape}."
             )
-    ops = _operators(lattice, shape)
+    ops = operators(lattice, shape)
     params = {k: jnp.asarray(v) for k, v in deformation_params(lattice, F).items()}
     u_ref = jnp.asarray(u0.reshape(-1))
     if method == "dense":
@@ -204,6 +165,6 @@ def potential_energy(lattice, displacement: Any, deformation: Any = None) -> flo
     """See [`Lattice.potential_energy`][generic_mm.lattices.Lattice.potential_energy]."""
     shape, u = _displacement(lattice, displacement, "potential_energy: displacement")
     F = lattice._deformation(deformation)
-    ops = _operators(lattice, shape)
+    ops = operators(lattice, shape)
     params = {k: jnp.asarray(v) for k, v in deformation_params(lattice, F).items()}
     return float(ops.energy(jnp.asarray(u.reshape(-1)), params))
