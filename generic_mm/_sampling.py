@@ -296,8 +296,10 @@ def _eigen(M: np.ndarray, finite: np.ndarray):
     scale = np.where(finite, np.abs(np.where(finite[:, None, None], M, 0.0)).max(axis=(1, 2)), 0.0)
     usable = scale > 0
     Mu = np.where(usable[:, None, None], M, 0.0)
-    Ms = 0.5 * (Mu + np.swapaxes(Mu, 1, 2))
-    d = np.maximum(np.abs(np.diagonal(Ms, axis1=1, axis2=2)), 1e-10 * scale[:, None])
+    Ms = 0.5 * Mu + 0.5 * np.swapaxes(Mu, 1, 2)  # halves first: entries near 1e308 add
+    floor = 1e-10 * scale
+    floor = np.where(floor > 0, floor, scale)  # 1e-10 * a denormal scale underflows to 0
+    d = np.maximum(np.abs(np.diagonal(Ms, axis1=1, axis2=2)), floor[:, None])
     d = np.where(usable[:, None], d, 1.0)
     r = 1.0 / np.sqrt(d)
     eigvals, eigvecs = np.linalg.eigh(Ms * r[:, :, None] * r[:, None, :])

@@ -356,3 +356,21 @@ def test_a_float_residue_times_a_large_gradient_still_passes_as_round_off(stiffn
         [q, p, s], p**2 / 2 + stiff + s, s, [[0, 1, 0], [-1, 0, 0], [0, 0, 0]], M
     )
     assert gm.check(model)["friction_degeneracy"].passed
+
+
+def test_psd_judge_survives_entries_near_the_float_limit():
+    """A friction sampled where its entries approach 1.8e308 (a rate with a tiny denominator)
+    is judged, not crashed on (M + M^T overflowed to inf and eigh raised LinAlgError), and a
+    negative eigenvalue at a denormal scale is still seen."""
+    from generic_mm._sampling import _eigen
+
+    M = np.array(
+        [
+            [[1.7e308, 1.7e308], [1.7e308, 1.7e308]],  # PSD (rank one)
+            [[1.0, 2.0], [2.0, 1.0]],  # eigenvalue -1
+            [[0.0, 1e-320], [1e-320, 0.0]],  # indefinite at a denormal scale
+        ]
+    )
+    lam = _eigen(M, np.ones(3, dtype=bool))[0]
+    assert lam[0] == pytest.approx(0.0, abs=1e-12)
+    assert lam[1] == pytest.approx(-1.0) and lam[2] == pytest.approx(-1.0)
