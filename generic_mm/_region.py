@@ -38,6 +38,7 @@ _REAL_EDGE = 10.0
 _PARAM_DECADES = 1.0
 _ACTUAL_FRACTION = 0.25
 _ZERO_FRACTION = 0.125
+_SPREAD_DECADES = 10.0
 
 
 def _sign(symbol: sp.Symbol) -> str:
@@ -55,7 +56,7 @@ class Axis:
     name: str
     lo: float
     hi: float
-    kind: str  # "uniform", "log", "neglog", "zero+log", "zero+neglog", "mixed"
+    kind: str  # "uniform", "log", "neglog", "zero+log", "zero+neglog", "mixed", "spread"
     declared: bool
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -72,6 +73,16 @@ class Axis:
             mag = np.exp(rng.uniform(math.log(top * a / b), math.log(top), n))
             out = np.where(rng.uniform(size=n) < _ZERO_FRACTION, 0.0, mag)
             return out if self.kind == "zero+log" else -out
+        if self.kind == "spread":
+            # half uniform over the interval, half signed log-uniform magnitudes from
+            # _SPREAD_DECADES below its larger edge (clipped to it): a wide interval
+            # around zero still puts samples near zero, where a sign or a ratio turns
+            top = max(-lo, hi)
+            mag = np.exp(
+                rng.uniform(math.log(top) - _SPREAD_DECADES * math.log(10), math.log(top), n)
+            )
+            signed = np.clip(mag * rng.choice([-1.0, 1.0], n), lo, hi)
+            return np.where(rng.uniform(size=n) < 0.5, rng.uniform(lo, hi, n), signed)
         # "mixed": half uniform in the core, half signed log-uniform out to the box edge
         core = rng.uniform(-_REAL_CORE, _REAL_CORE, n)
         mag = np.exp(rng.uniform(math.log(a), math.log(hi), n)) * rng.choice([-1.0, 1.0], n)
@@ -79,7 +90,13 @@ class Axis:
 
     def describe(self, unit: str | None = None) -> str:
         how = "declared" if self.declared else "default"
-        scale = " (log)" if "log" in self.kind else ""
+        scale = (
+            " (log)"
+            if "log" in self.kind
+            else " (uniform and signed log)"
+            if self.kind == "spread"
+            else ""
+        )
         unit = f" {unit}" if unit else ""
         return f"{self.name} in [{self.lo:.3g}, {self.hi:.3g}]{unit}{scale}, {how}"
 

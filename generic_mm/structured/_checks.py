@@ -72,7 +72,9 @@ def _param_axes_and_rows(model, r) -> tuple[tuple[Axis, ...], np.ndarray]:
 def _conjugate_axis(c: sp.Symbol, declared, observed) -> Axis:
     """Where a free conjugate is sampled: its declared domain, else (widened by a factor 2)
     the range the true conjugates of the assembled model took at sampled full states, else
-    the default axis of its symbol."""
+    the default axis of its symbol. A range that holds zero is sampled on a signed log scale
+    too (half the samples), so small conjugates near the sign change are not left out by a
+    range of 1e5."""
     if declared is not None or observed is None:
         return state_axis(c, declared)
     lo, hi = observed
@@ -80,7 +82,8 @@ def _conjugate_axis(c: sp.Symbol, declared, observed) -> Axis:
         lo, hi = lo / 2, hi * 2
         return Axis(c.name, lo, hi, "log" if hi / lo > 20 else "uniform", False)
     pad = 0.5 * (hi - lo) + 1e-3 * max(abs(lo), abs(hi), 1.0)
-    return Axis(c.name, lo - pad, hi + pad, "uniform", False)
+    lo, hi = lo - pad, hi + pad
+    return Axis(c.name, lo, hi, "spread" if lo < 0 < hi else "uniform", False)
 
 
 def _state_axes(model, r, free, ranges) -> tuple[Axis, ...]:

@@ -1,0 +1,16 @@
+"""Gradient damage as GENERIC: AT1/AT2 phase fields and Peerlings' implicit gradient, on
+bars and plates pulled by heavy grips; regularisation and size effects measured."""
+
+from ._forms import (
+    AT1 as AT1,
+    AT2 as AT2,
+    AbstractDamageLaw as AbstractDamageLaw,
+    Peerlings as Peerlings,
+    PhaseField as PhaseField,
+)
+from ._specimens import (
+    AbstractSpecimen as AbstractSpecimen,
+    Bar as Bar,
+    Plate as Plate,
+    Pull as Pull,
+)
