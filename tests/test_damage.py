@@ -66,15 +66,15 @@ def test_plate_model_passes_all_six_checks():
     assert report.ok, str(report)
 
 
-def test_healing_or_a_wrong_heat_is_caught(monkeypatch):
-    """The damage block's two guarantees are what the checks see: heat Y d_dot (twice it
-    breaks M grad E = 0), and d_dot >= 0 only through phi >= 0 (dropping <Y>_+ lets damage
-    heal when Y < 0, and M is then indefinite)."""
+def test_a_wrong_heat_or_a_negative_rate_is_caught(monkeypatch):
+    """What the checks guard in the damage block: the heat Y d_dot (twice it breaks
+    M grad E = 0) and phi >= 0 (without <Y>_+, phi < 0 where Y < 0 < Y - R V and M is
+    indefinite). Irreversibility itself is the rate's <f>_+ <Y>_+, which a consistent but
+    healing law would drop without the checks noticing: the rate test below guards it."""
     from generic_mm.damage import _forms
 
     def doubled(phi, Y, T):
-        v = sp.Matrix([T, Y])
-        M = phi / T * (v * v.T)
+        M = _forms.dissipation_block(sp.Matrix([[phi]]), sp.Matrix([[T, Y]]), T)
         M[1, 1] *= 2
         return M
 
@@ -83,12 +83,101 @@ def test_healing_or_a_wrong_heat_is_caught(monkeypatch):
     assert not report["friction_degeneracy"].passed
     monkeypatch.undo()
 
-    def healing(overstress, Y, tau, delta):
+    def negative(overstress, Y, tau, delta):
         return sp.Max(overstress, 0) * Y / (tau * (Y**2 + delta**2))
 
-    monkeypatch.setattr(_forms, "_rate", healing)
+    monkeypatch.setattr(_forms, "_rate", negative)
     report = gm.check(damage.Bar(6, damage.AT1()).model)
     assert not report["friction_positive_semidefinite"].passed
+
+
+@pytest.mark.parametrize("law", [damage.AT1(), damage.AT2(), damage.Peerlings()], ids=repr)
+def test_damage_rate_is_never_negative(law):
+    """d_dot >= 0 from the compiled vector field at random states (any strain, any damage
+    in [0, 1], any z): irreversibility by the friction, for every law."""
+    bar = damage.Bar(6, law)
+    compiled = gm.compile(bar.model, check=False)
+    rng = np.random.default_rng(0)
+    states = []
+    for _ in range(200):
+        y = {**bar.initial(0.0), "u": rng.normal(0, 0.2, 7), "d": rng.uniform(0, 1, 6)}
+        y["s"] = rng.normal(0, 0.01, 6)
+        if law.extra:
+            y["z"] = rng.uniform(0, 0.05, 6)
+        states.append(compiled.layout.pack(y))
+    rates = jax.vmap(lambda y: compiled.vector_field(0.0, y))(jnp.stack(states))
+    d_dot = np.asarray(compiled.layout.select(rates, "d"))
+    assert d_dot.min() >= 0.0 and d_dot.max() > 0
+
+
+def test_damage_rate_is_the_overstress_over_the_crack_functional():
+    """tau V d_dot = Y - dGamma/dd exactly where the overstress is positive: the resistance
+    R V is the derivative of the discrete crack energy `crack_energy` evaluates (Gc averaged
+    on edges, Neumann ends, a weak zone), in a bar and in a plate."""
+    rng = np.random.default_rng(1)
+    for spec, stretch in (
+        (damage.Bar(7, damage.AT1(Gc=2e-3, l=0.1), length=0.7, weak=(0.35, 0.1, 0.3)), "u"),
+        (damage.Plate((5, 3), damage.AT1(Gc=2e-3, l=0.1), weak=(0.5, 0.2, 0.3)), "ux"),
+    ):
+        compiled = gm.compile(spec.model, check=False)
+        n = int(np.prod(spec.element_shape))
+        d = rng.uniform(0, 0.8, spec.element_shape)
+        x = spec.node_coordinates()[0]
+        y = compiled.layout.pack({**spec.initial(0.0), stretch: 0.5 * x, "d": d})
+        Y = -np.asarray(compiled.layout.select(compiled.grad_energy(y), "d")).reshape(-1)
+        d_dot = np.asarray(compiled.layout.select(compiled.vector_field(0.0, y), "d")).reshape(-1)
+        eye = np.eye(n)
+        grad = [
+            (
+                spec.crack_energy(d.reshape(-1) + 1e-6 * e)
+                - spec.crack_energy(d.reshape(-1) - 1e-6 * e)
+            )
+            / 2e-6
+            for e in eye
+        ]
+        assert np.all(Y > np.asarray(grad))  # loaded beyond the resistance everywhere
+        np.testing.assert_allclose(
+            spec.law.tau * spec.volume * d_dot, Y - np.asarray(grad), rtol=1e-7
+        )
+
+
+def test_plate_element_energy_stress_and_damping():
+    """An affine field on the plate: the bilinear elements hold W * volume exactly
+    (plane strain), the grip carries sigma_xx = lambda tr eps + 2 mu eps_xx, and the
+    Kelvin-Voigt heat rate at the affine velocity field is zeta V eps_dot : eps_dot."""
+    nu, E = 0.3, 2.0
+    plate = damage.Plate((4, 3), damage.AT2(), size=(1.0, 0.5), thickness=0.7, E=E, nu=nu)
+    compiled = gm.compile(plate.model, check=False)
+    X, Yc = plate.node_coordinates()
+    exx, eyy, gxy = 1e-3, -4e-4, 6e-4  # engineering shear
+    ux, uy = exx * X + gxy / 2 * Yc, eyy * Yc + gxy / 2 * X
+    lam, mu = E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+    W = mu * (exx**2 + eyy**2 + gxy**2 / 2) + lam / 2 * (exx + eyy) ** 2
+    rest = compiled.layout.pack(plate.initial(0.0))
+    y = compiled.layout.pack({**plate.initial(0.0), "ux": ux, "uy": uy})
+    assert float(compiled.energy(y) - compiled.energy(rest)) == pytest.approx(
+        W * 0.5 * 0.7, rel=1e-9
+    )
+    gx = np.asarray(compiled.layout.select(compiled.grad_energy(y), "ux"))
+    sxx = lam * (exx + eyy) + 2 * mu * exx
+    assert gx[-1].sum() / plate.section == pytest.approx(sxx, rel=1e-9)
+    m = plate.masses()
+    moving = compiled.layout.pack({**plate.initial(0.0), "px": m * ux, "py": m * uy})
+    s_dot = np.asarray(compiled.layout.select(compiled.vector_field(0.0, moving), "s"))
+    rate = plate.zeta * 0.5 * 0.7 * (exx**2 + eyy**2 + gxy**2 / 2)
+    assert s_dot.sum() == pytest.approx(rate, rel=1e-9)  # T = T0 = 1
+
+
+def test_peerlings_plate_pulls():
+    """A Peerlings plate from rest (the equivalent strain smooth at zero strain): finite
+    rates, E conserved, S produced, the z field following the squared strain."""
+    plate = damage.Plate((6, 2), damage.Peerlings(l=0.1, tau_z=0.05), size=(0.6, 0.2))
+    pull = plate.pull(1e-3, 0.02, saves=11)
+    E = np.asarray(pull.trajectory.energy)
+    assert np.max(np.abs(E - E[0])) < 1e-8 * abs(E[0])
+    assert np.all(np.diff(np.asarray(pull.trajectory.entropy)) >= -1e-14)
+    z = np.asarray(pull.trajectory["z"][-1])
+    assert 0 < z.mean() < (0.02 / 0.6) ** 2 * 1.2
 
 
 def test_at1_peak_stress_profile_and_crack_energy(at1):
@@ -158,6 +247,12 @@ def test_specimens_refuse_bad_input():
         damage.AT1(Gc=-1.0)
     with pytest.raises(InputError, match="nu must be in"):
         damage.Plate((4, 2), nu=0.5)
+    with pytest.raises(InputError, match="ny >= 2"):
+        damage.Plate((4, 1))
+    with pytest.raises(InputError, match="size must be"):
+        damage.Plate((4, 2), size=(1.0, 2.0, 3.0))
+    with pytest.raises(InputError, match="size\\[1\\] must be positive"):
+        damage.Plate((4, 2), size=(1.0, -2.0))
     with pytest.raises(InputError, match="crack_energy: defined for the phase-field laws"):
         damage.Bar(10, damage.Peerlings()).crack_energy(np.zeros(10))
 

@@ -33,24 +33,30 @@ from .._validate import finite_number
 FLOOR = 1e-6  # delta, relative to the law's energy scale per cell
 
 
-def _positive(value, name: str, where: str) -> float:
+def positive(value, name: str, where: str) -> float:
+    """A finite positive number, or an `InputError` naming `where: name`."""
     v = finite_number(value, f"{where}: {name}")
     if v <= 0:
         raise InputError(f"{where}: {name} must be positive, got {value!r}.")
     return v
 
 
+def dissipation_block(K: sp.Matrix, W: sp.Matrix, T) -> sp.Matrix:
+    r"""The friction block $\frac1T W^TKW$ on a cell's (variables..., $s$): the kernel of every
+    process here. With the rows of $W$ orthogonal to $\nabla E$ it is degenerate, and with
+    $K$ positive semi-definite so is the block."""
+    return W.T * K * W / T
+
+
 def damage_block(phi, Y, T) -> sp.Matrix:
     """The friction block on `(d, s)`: `(phi / T) (T, Y)(T, Y)^T`."""
-    v = sp.Matrix([T, Y])
-    return phi / T * (v * v.T)
+    return dissipation_block(sp.Matrix([[phi]]), sp.Matrix([[T, Y]]), T)
 
 
 def relaxation_block(X, T, mobility) -> sp.Matrix:
     r"""The friction block on `(z, s)` of a variable relaxing down its conjugate $X =
     \partial E/\partial z$: $\dot z = -\text{mobility}\,X$, $T\dot s = \text{mobility}\,X^2$."""
-    v = sp.Matrix([T, -X])
-    return mobility / T * (v * v.T)
+    return dissipation_block(sp.Matrix([[mobility]]), sp.Matrix([[T, -X]]), T)
 
 
 def _rate(overstress, Y, tau, delta):
@@ -73,7 +79,6 @@ class AbstractDamageLaw(abc.ABC):
     local: bool
     extra: tuple[str, ...] = ()  # local state beyond (d, s), e.g. Peerlings' nonlocal strain
     strength: str  # the parameter a weak zone lowers
-    nonlocal_energy: bool = False  # an energy on neighbouring elements (gradient_energy)
 
     @abc.abstractmethod
     def degradation(self, d):
@@ -84,23 +89,27 @@ class AbstractDamageLaw(abc.ABC):
         """The law's parameters, by symbol name, as the model carries them."""
 
     @abc.abstractmethod
-    def friction(
-        self, cell, neighbours: Sequence, weights: Sequence, volume, spacing
-    ) -> sp.Matrix:
+    def friction(self, cell, neighbours: Sequence, weights: Sequence, volume, spacing) -> sp.Matrix:
         """The friction block on the cell's local state (`d`, extra..., `s`), with the
         neighbours' damage (Laplacian weights per neighbour: 0 for a missing one)."""
 
+    @abc.abstractmethod
     def coupling(self, cell, strain_sq, volume):
-        """An extra elastic-interaction energy (Peerlings' penalty); none by default."""
-        return 0
+        """An extra energy of the elastic interaction (Peerlings' penalty), or 0."""
 
+    @property
+    @abc.abstractmethod
+    def nonlocal_energy(self) -> bool:
+        """Whether the law has an energy on pairs of neighbouring cells (`gradient_energy`)."""
+
+    @abc.abstractmethod
     def gradient_energy(self, a, b, volume, spacing):
         """The energy on a pair of neighbouring cells (Peerlings' $|\\nabla z|^2$), where
         `nonlocal_energy` says there is one."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v:g}" for k, v in self.params().items())
+        names = {"a_exp": "a", "b_exp": "b"}  # the model's names -> the arguments'
+        args = ", ".join(f"{names.get(k, k)}={v:g}" for k, v in self.params().items())
         return f"{type(self).__name__}({args}{', local=True' if self.local else ''})"
 
 
@@ -123,9 +132,9 @@ class PhaseField(AbstractDamageLaw):
 
     def __init__(self, Gc: float = 1e-3, l: float = 0.05, *, tau: float = 1e-2, local=False):
         where = type(self).__name__
-        self.Gc = _positive(Gc, "Gc", where)
-        self.l = _positive(l, "l", where)
-        self.tau = _positive(tau, "tau", where)
+        self.Gc = positive(Gc, "Gc", where)
+        self.l = positive(l, "l", where)
+        self.tau = positive(tau, "tau", where)
         self.local = bool(local)
 
     def w(self, d):
@@ -134,6 +143,16 @@ class PhaseField(AbstractDamageLaw):
 
     def degradation(self, d):
         return (1 - d) ** 2
+
+    def coupling(self, cell, strain_sq, volume):
+        return 0
+
+    @property
+    def nonlocal_energy(self) -> bool:
+        return False
+
+    def gradient_energy(self, a, b, volume, spacing):
+        raise NotImplementedError("the phase-field laws have no energy on cell pairs")
 
     def params(self):
         return {"Gc": self.Gc, "l": self.l, "tau": self.tau}
@@ -246,15 +265,15 @@ class Peerlings(AbstractDamageLaw):
         local: bool = False,
     ):
         where = "Peerlings"
-        self.l = _positive(l, "l", where)
-        self.kappa0 = _positive(kappa0, "kappa0", where)
+        self.l = positive(l, "l", where)
+        self.kappa0 = positive(kappa0, "kappa0", where)
         self.a = finite_number(a, f"{where}: a")
         if not 0 <= self.a <= 1:
             raise InputError(f"{where}: a must be in [0, 1], got {a!r}.")
-        self.b = _positive(b, "b", where)
-        self.alpha = _positive(alpha, "alpha", where)
-        self.tau = _positive(tau, "tau", where)
-        self.tau_z = _positive(tau_z, "tau_z", where)
+        self.b = positive(b, "b", where)
+        self.alpha = positive(alpha, "alpha", where)
+        self.tau = positive(tau, "tau", where)
+        self.tau_z = positive(tau_z, "tau_z", where)
         self.local = bool(local)
 
     def degradation(self, d):
@@ -279,7 +298,7 @@ class Peerlings(AbstractDamageLaw):
         return cell.alpha * volume / 2 * (cell.z - strain_sq) ** 2
 
     @property
-    def nonlocal_energy(self) -> bool:  # type: ignore[override]
+    def nonlocal_energy(self) -> bool:
         return not self.local
 
     def gradient_energy(self, a, b, volume, spacing):
