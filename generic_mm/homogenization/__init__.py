@@ -1,5 +1,8 @@
 """RVE homogenization: microstructures, effective properties under periodic, affine
-(Dirichlet) and uniform-flux (Neumann) boundary conditions, Hill-Mandel, bounds."""
+(Dirichlet) and uniform-flux (Neumann) boundary conditions, Hill-Mandel, bounds; and
+second-order (Bloch-wave) homogenization of periodic cells: dispersion, the fourth-order
+(strain-gradient) tensors, and the size effect they predict, checked against Rytov's exact
+laminate branch."""
 
 from ._boundary import (
     AbstractBoundaryCondition as AbstractBoundaryCondition,
@@ -23,6 +26,7 @@ from ._effective import (
     effective_expansion as effective_expansion,
     isotropic_stiffness as isotropic_stiffness,
 )
+from ._laminates import laminate_dispersion as laminate_dispersion, rytov as rytov
 from ._microstructures import (
     as_microstructure as as_microstructure,
     checkerboard as checkerboard,
@@ -38,4 +42,10 @@ from ._rve import (
     isotropic_value as isotropic_value,
     rve_size as rve_size,
 )
+from ._second_order import (
+    SecondOrder as SecondOrder,
+    second_order_conductivity as second_order_conductivity,
+    second_order_elasticity as second_order_elasticity,
+)
+from ._size_effect import SizeEffect as SizeEffect, size_effect as size_effect
 from ._solve import Homogenized as Homogenized

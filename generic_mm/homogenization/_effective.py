@@ -128,7 +128,14 @@ def effective_conductivity(
     bc = as_boundary_condition(bc, what)
     micro = as_microstructure(microstructure)
     d, count = micro.ndim, int(micro.max()) + 1
-    k = per_phase(conductivities, count, "conductivities", ((), (d, d)))
+    C = _conductivities(conductivities, count, d)[:, None, :, None, :]
+    return _solve(micro, bc, C, "conductivity", tol=tol, max_steps=max_steps, what=what)
+
+
+def _conductivities(values, count: int, d: int):
+    """Per-phase conductivities (one value per phase, isotropic, or one $d\times d$ tensor)
+    as a `(count, d, d)` array, checked symmetric positive definite when concrete."""
+    k = per_phase(values, count, "conductivities", ((), (d, d)))
     if k.ndim == 1:
         k = k[:, None, None] * jnp.eye(d)
     if not is_traced(k):
@@ -137,8 +144,17 @@ def effective_conductivity(
             raise InputError(
                 "conductivities: every phase's conductivity must be positive (definite)."
             )
-    C = k[:, None, :, None, :]
-    return _solve(micro, bc, C, "conductivity", tol=tol, max_steps=max_steps, what=what)
+    return k
+
+
+def _densities(values, count: int, where: str):
+    """Per-phase positive scalars (capacities, mass densities) `(count,)`; `None`: all 1."""
+    if values is None:
+        return jnp.ones(count)
+    rho = per_phase(values, count, where, ((),))
+    if not is_traced(rho) and np.any(np.asarray(rho) <= 0):
+        raise InputError(f"{where}: every phase's value must be positive, got {np.asarray(rho)}.")
+    return rho
 
 
 def _stiffness(moduli, count: int, d: int):

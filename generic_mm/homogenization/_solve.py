@@ -63,8 +63,42 @@ def _spatial(x, d: int):
     return x[(..., *([None] * d))]
 
 
+def stress(masks, C, H, prestress=None):
+    r"""The stress (flux) at the Gauss points of a voxel mesh, phase by phase:
+    $\sigma_{mi} = C^p_{minj}H_{nj} - \sigma^0_{p,mi}$ in the voxels of phase $p$.
+
+    `masks` `(P, *shape)` (phase indicators), `C` `(P, m, d, m, d)`, `H` `(Q, m, d, *shape)`
+    (gradients at the Gauss points), `prestress` `(P, m, d)` or `None` (none); returns
+    `(Q, m, d, *shape)`."""
+    d = masks.ndim - 1
+    terms = []
+    for p in range(C.shape[0]):
+        s = jnp.einsum("minj,qnj...->qmi...", C[p], H)
+        if prestress is not None:
+            s = s - _spatial(prestress[p], d)
+        terms.append(s * masks[p])
+    return sum(terms[1:], terms[0])
+
+
+def conjugate_gradients(matvec, precondition, rhs, *, tol, size, max_steps):
+    """Preconditioned conjugate gradients (lineax) for the positive semidefinite cell
+    operator `matvec`; returns lineax's solution, unthrown (its `result` says whether it
+    converged).
+
+    lineax scales the tolerance per entry (atol + rtol |b_i|): with atol = 0 an entry where
+    b vanishes (a fixed node, a node away from any interface) divides by zero and the check
+    passes at once. `size`, the size of the loading stresses (nodal forces of unit elements
+    carry stress units), scales atol instead, so a load case whose right-hand side is zero
+    up to round-off (along a laminate) converges at once."""
+    struct = jax.ShapeDtypeStruct(rhs.shape, rhs.dtype)
+    operator = lx.FunctionLinearOperator(matvec, struct, lx.positive_semidefinite_tag)
+    pre = lx.FunctionLinearOperator(precondition, struct, lx.positive_semidefinite_tag)
+    solver = lx.CG(rtol=tol, atol=tol * jax.lax.stop_gradient(size), max_steps=max_steps)
+    return lx.linear_solve(operator, rhs, solver, options={"preconditioner": pre}, throw=False)
+
+
 @functools.lru_cache(maxsize=32)
-def program(shape: tuple[int, ...], bc: AbstractBoundaryCondition, m: int, count: int):
+def program(shape: tuple[int, ...], bc: AbstractBoundaryCondition, m: int):
     """A jitted, case-batched solve: (masks, C, E, load, prestress, tol, max_steps) ->
     (<H>, <sigma>, HM, steps, converged) for each of the load cases stacked along E's and
     load's first axis. The tolerance and step limit are arguments, so solves that differ
@@ -74,36 +108,22 @@ def program(shape: tuple[int, ...], bc: AbstractBoundaryCondition, m: int, count
     d = len(shape)
     Q = mesh.G.shape[0]
 
-    def stress(masks, C, H, prestress):
-        out = 0.0
-        for p in range(count):
-            s = jnp.einsum("minj,qnj...->qmi...", C[p], H) - _spatial(prestress[p], d)
-            out = out + s * masks[p]
-        return out
-
     def one(masks, C, E, load, prestress, tol, max_steps):
         affine = jnp.broadcast_to(_spatial(E, d)[None], (Q, m, d, *shape))
         rhs = mesh.forces(jnp.broadcast_to(_spatial(load, d)[None], affine.shape))
         rhs = (rhs - mesh.forces(stress(masks, C, affine, prestress))) * mesh.mask
-        struct = jax.ShapeDtypeStruct(rhs.shape, rhs.dtype)
-        zero = jnp.zeros_like(prestress)
 
         def matvec(u):
-            return mesh.forces(stress(masks, C, mesh.gradient(u * mesh.mask), zero)) * mesh.mask
+            return mesh.forces(stress(masks, C, mesh.gradient(u * mesh.mask))) * mesh.mask
 
-        operator = lx.FunctionLinearOperator(matvec, struct, lx.positive_semidefinite_tag)
-        precond = lx.FunctionLinearOperator(
-            lambda r: mesh.precondition(r) * mesh.mask, struct, lx.positive_semidefinite_tag
-        )
-        # lineax scales the tolerance per entry (atol + rtol |b_i|): with atol = 0 an entry
-        # where b vanishes (a fixed node, a node away from any interface) divides by zero
-        # and the check passes at once. Scale by the size of the loading stresses instead
-        # (nodal forces of unit elements carry stress units), so a load case whose
-        # right-hand side is zero up to round-off (along a laminate) converges at once.
         size = jnp.max(jnp.abs(stress(masks, C, affine, prestress))) + jnp.max(jnp.abs(load))
-        solver = lx.CG(rtol=tol, atol=tol * jax.lax.stop_gradient(size), max_steps=max_steps)
-        sol = lx.linear_solve(
-            operator, rhs, solver, options={"preconditioner": precond}, throw=False
+        sol = conjugate_gradients(
+            matvec,
+            lambda r: mesh.precondition(r) * mesh.mask,
+            rhs,
+            tol=tol,
+            size=size,
+            max_steps=max_steps,
         )
         H = affine + mesh.gradient(sol.value * mesh.mask)
         sigma = stress(masks, C, H, prestress)
@@ -136,7 +156,7 @@ def solve_cases(microstructure, bc, C, E, load, prestress, *, tol, max_steps, wh
     max_steps = int(max_steps)
     if max_steps < 1:
         raise InputError(f"{what}: max_steps must be a positive integer, got {max_steps!r}.")
-    run = program(phases.shape, bc, m, count)
+    run = program(phases.shape, bc, m)
     masks = jnp.stack([jnp.asarray(phases == p, dtype=float) for p in range(count)])
     Hm, Sm, residual, steps, converged = run(
         masks, C, E, load, prestress, jnp.asarray(tol), jnp.asarray(max_steps)

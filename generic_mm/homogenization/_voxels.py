@@ -157,7 +157,8 @@ class BoxNodes(AbstractNodes):
 
 class Voxels:
     """Static geometry of a voxel mesh on the nodes a boundary condition chooses:
-    gather/scatter, Gauss-point gradients, preconditioner."""
+    gather/scatter, the shape functions' Gauss-point gradients `G` `(Q, d, 2^d)` and values
+    `N` `(Q, 2^d)`, preconditioner."""
 
     def __init__(self, shape: tuple[int, ...], bc, components: int):
         self.shape = tuple(shape)
@@ -169,8 +170,10 @@ class Voxels:
         self.corners = list(itertools.product((0, 1), repeat=self.d))
         points = list(itertools.product(GAUSS, repeat=self.d))
         G = np.zeros((len(points), self.d, len(self.corners)))
+        N = np.zeros((len(points), len(self.corners)))
         for q, x in enumerate(points):
             for a, c in enumerate(self.corners):
+                N[q, a] = math.prod(x[j] if c[j] else 1 - x[j] for j in range(self.d))
                 for i in range(self.d):
                     g = 1.0
                     for j in range(self.d):
@@ -180,6 +183,7 @@ class Voxels:
                             g *= x[j] if c[j] else 1 - x[j]
                     G[q, i, a] = g
         self.G = jnp.asarray(G)
+        self.N = jnp.asarray(N)
         self.weight = 1.0 / len(points)
 
     def gather(self, u):
@@ -197,6 +201,15 @@ class Voxels:
     def forces(self, stress):
         """Stresses at the Gauss points `(Q, m, d, *shape)` -> node forces."""
         return self.scatter(self.weight * jnp.einsum("qia,qmi...->ma...", self.G, stress))
+
+    def values(self, u):
+        """Node field -> values at the Gauss points `(Q, m, *shape)`."""
+        return jnp.einsum("qa,ma...->qm...", self.N, self.gather(u))
+
+    def sources(self, f):
+        """Values at the Gauss points `(Q, m, *shape)` -> node forces: the transpose of
+        `values`, with the Gauss weight (as `forces` is of `gradient`)."""
+        return self.scatter(self.weight * jnp.einsum("qa,qm...->ma...", self.N, f))
 
     def precondition(self, r):
         """Apply the inverse unit Laplacian (same boundary conditions) to every component."""
