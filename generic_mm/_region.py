@@ -16,6 +16,11 @@ A sign-free parameter's default region always holds both signs: nothing stops a 
 running a negative value, so nothing may be assumed about its sign. A quarter of the
 samples put every parameter at the model's own values (for structured models: the values
 that occur together on one cell or edge).
+
+A free conjugate of a structured model whose observed range $[l, h]$ holds zero is sampled
+"spread": half uniform in $[l, h]$, half a sign (each with probability 1/2) and a magnitude
+log-uniform over the `_SPREAD_DECADES` below that side's own edge ($-l$ or $h$), so values
+near zero, where a sign or a ratio turns, are sampled however wide the range.
 """
 
 from __future__ import annotations
@@ -38,7 +43,11 @@ _REAL_EDGE = 10.0
 _PARAM_DECADES = 1.0
 _ACTUAL_FRACTION = 0.25
 _ZERO_FRACTION = 0.125
-_SPREAD_DECADES = 10.0
+_SPREAD_DECADES = 16.0
+"""How far below each edge a "spread" axis draws its signed log magnitudes: about the
+decades float64 resolves. An observed conjugate range is set by states far out in the
+region, so a model's own small scales (a damage law's regularisation, 1e-6 of its energy
+scale) can lie 12 decades or more below its edge; 10 decades missed them."""
 
 
 def _sign(symbol: sp.Symbol) -> str:
@@ -74,19 +83,27 @@ class Axis:
             out = np.where(rng.uniform(size=n) < _ZERO_FRACTION, 0.0, mag)
             return out if self.kind == "zero+log" else -out
         if self.kind == "spread":
-            # half uniform over the interval, half signed log-uniform magnitudes from
-            # _SPREAD_DECADES below its larger edge (clipped to it): a wide interval
-            # around zero still puts samples near zero, where a sign or a ratio turns
-            top = max(-lo, hi)
-            mag = np.exp(
-                rng.uniform(math.log(top) - _SPREAD_DECADES * math.log(10), math.log(top), n)
-            )
-            signed = np.clip(mag * rng.choice([-1.0, 1.0], n), lo, hi)
+            # half uniform, half signed log: a wide interval around zero still puts samples
+            # near zero, where a sign or a ratio turns
+            signed = self._signed_log(rng, n)
             return np.where(rng.uniform(size=n) < 0.5, rng.uniform(lo, hi, n), signed)
         # "mixed": half uniform in the core, half signed log-uniform out to the box edge
         core = rng.uniform(-_REAL_CORE, _REAL_CORE, n)
         mag = np.exp(rng.uniform(math.log(a), math.log(hi), n)) * rng.choice([-1.0, 1.0], n)
         return np.where(rng.uniform(size=n) < 0.5, core, mag)
+
+    def _signed_log(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """The signed log half of a "spread" axis: a side of zero (each with probability
+        1/2 where both have width; a side of zero width gets none), then a magnitude
+        log-uniform over the `_SPREAD_DECADES` below that side's own edge. Every sample is
+        inside `[lo, hi]` as drawn: clipping magnitudes drawn below the larger edge piled
+        them onto the nearer edge of a lopsided interval."""
+        sides = [(w, sign) for w, sign in ((-self.lo, -1.0), (self.hi, 1.0)) if w > 0]
+        if not sides:
+            return np.zeros(n)
+        width, sign = (np.array(c) for c in zip(*sides))
+        pick = rng.integers(0, len(sides), n)
+        return sign[pick] * width[pick] * 10.0 ** rng.uniform(-_SPREAD_DECADES, 0.0, n)
 
     def describe(self, unit: str | None = None) -> str:
         how = "declared" if self.declared else "default"

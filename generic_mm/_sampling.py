@@ -29,7 +29,7 @@ import optimistix as optx
 import sympy as sp
 
 from ._codegen import Program
-from ._region import Region
+from ._region import _SPREAD_DECADES, Region
 from ._report import CheckResult
 
 SEARCH_STARTS = 8
@@ -289,10 +289,12 @@ class SampledChecks:
 def _eigen(M: np.ndarray, finite: np.ndarray):
     r"""Per sample: the smallest eigenvalue of the symmetric part of $D^{-1/2}MD^{-1/2}$, its
     eigenvector (in the scaled coordinates), and `max|M|` (0 where `M` vanishes or is not
-    finite). $D$ is the diagonal of $|M|$, floored at $10^{-10}\max|M|$: the congruence keeps
-    the sign of every eigenvalue, and each variable is judged on its own scale, so one large
-    entry cannot make an order-one negative eigenvalue elsewhere look like round-off (a
-    zero diagonal entry with a nonzero off-diagonal one shows as negative)."""
+    finite). $D$ is the diagonal of $|M|$, floored at $10^{-10}$ times that scale
+    $\max|M|$, or at the scale itself where the product underflows to 0 (a denormal
+    scale): the congruence keeps the sign of every eigenvalue, and each variable is judged
+    on its own scale, so one large entry cannot make an order-one negative eigenvalue
+    elsewhere look like round-off (a zero diagonal entry with a nonzero off-diagonal one
+    shows as negative)."""
     scale = np.where(finite, np.abs(np.where(finite[:, None, None], M, 0.0)).max(axis=(1, 2)), 0.0)
     usable = scale > 0
     Mu = np.where(usable[:, None, None], M, 0.0)
@@ -307,8 +309,22 @@ def _eigen(M: np.ndarray, finite: np.ndarray):
 
 
 # -- the search for a negative eigenvalue of M -------------------------------------------------
+def _spread_map(a) -> tuple[float, float, float]:
+    r"""`(c, t_lo, t_hi)` of the search's signed log map of a "spread" axis,
+    $x = c\sinh t$ for $t \in (t_\mathrm{lo}, t_\mathrm{hi})$: linear within $c$ of zero,
+    log-spaced beyond. $c$ is `_SPREAD_DECADES` below the narrower side's edge, so the
+    search reaches at least the magnitudes the sampling draws on both sides (a linear map
+    moves a conjugate near zero by a good part of its range per unit step, past any
+    small-magnitude window where a block turns negative)."""
+    sides = [w for w in (-a.lo, a.hi) if w > 0]
+    # the floor keeps hi / c finite for an absurdly lopsided interval
+    c = max(10.0**-_SPREAD_DECADES * min(sides), 1e-300 * max(sides))
+    return c, -float(np.arcsinh(max(-a.lo, 0.0) / c)), float(np.arcsinh(max(a.hi, 0.0) / c))
+
+
 def _to_box(axes, z):
-    """Map unconstrained `z` into the axes' intervals (log-spaced where the axis is)."""
+    """Map unconstrained `z` into the axes' intervals (log-spaced where the axis is, signed
+    log on a "spread" axis)."""
     out = []
     for a, zi in zip(axes, z):
         u = jax.nn.sigmoid(zi)
@@ -316,6 +332,9 @@ def _to_box(axes, z):
             out.append(jnp.exp(np.log(a.lo) + (np.log(a.hi) - np.log(a.lo)) * u))
         elif a.kind == "neglog":
             out.append(-jnp.exp(np.log(-a.hi) + (np.log(-a.lo) - np.log(-a.hi)) * u))
+        elif a.kind == "spread":
+            c, t_lo, t_hi = _spread_map(a)
+            out.append(jnp.clip(c * jnp.sinh(t_lo + (t_hi - t_lo) * u), a.lo, a.hi))
         else:
             out.append(a.lo + (a.hi - a.lo) * u)
     return jnp.stack(out) if out else jnp.zeros((0,))
@@ -329,6 +348,9 @@ def _from_box(axes, x):
             u = (np.log(xi) - np.log(a.lo)) / (np.log(a.hi) - np.log(a.lo))
         elif a.kind == "neglog":
             u = (np.log(-xi) - np.log(-a.hi)) / (np.log(-a.lo) - np.log(-a.hi))
+        elif a.kind == "spread":
+            c, t_lo, t_hi = _spread_map(a)
+            u = (np.arcsinh(xi / c) - t_lo) / (t_hi - t_lo)
         else:
             u = (xi - a.lo) / (a.hi - a.lo)
         u = float(np.clip(u, 1e-6, 1 - 1e-6))

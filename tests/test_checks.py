@@ -1,5 +1,7 @@
 """Consistency checks: passes are established, failures come with counterexamples."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import sympy as sp
@@ -374,3 +376,92 @@ def test_psd_judge_survives_entries_near_the_float_limit():
     lam = _eigen(M, np.ones(3, dtype=bool))[0]
     assert lam[0] == pytest.approx(0.0, abs=1e-12)
     assert lam[1] == pytest.approx(-1.0) and lam[2] == pytest.approx(-1.0)
+
+
+def test_spread_axis_samples_near_zero_on_both_sides_without_piling_on_an_edge():
+    """A free conjugate observed in [-1, 1e5]: magnitudes drawn below the larger edge and
+    clipped put 12-15% of the samples on lo; drawn below each side's own edge, none lands
+    on an edge, and both signs reach magnitudes far below 1e-4."""
+    from generic_mm._region import Axis
+
+    x = Axis("c", -1.0, 1e5, "spread", False).sample(np.random.default_rng(0), 20_000)
+    assert x.min() >= -1.0 and x.max() <= 1e5
+    assert np.mean((x == -1.0) | (x == 1e5)) < 0.01
+    for side in (x[x < 0], x[x > 0]):
+        assert (np.abs(side) < 1e-4).sum() > 100
+    # half uniform (almost all positive here), half signed log with each sign at 1/2
+    assert np.mean(x < 0) == pytest.approx(0.25, abs=0.02)
+
+
+def test_spread_axis_search_map_is_signed_log_and_inverts():
+    """The PSD search maps a "spread" axis through c sinh(t): log-spaced magnitudes on both
+    sides down to the sampling's depth and below, zero inside, and `_from_box` inverts it."""
+    from generic_mm._region import Axis
+    from generic_mm._sampling import _from_box, _to_box
+
+    axes = (Axis("c", -1e3, 1e5, "spread", False),)
+    x = np.array([-999.0, -1e-9, -1e-20, 0.0, 3e-15, 1e-3, 9.9e4])
+    back = np.array([float(_to_box(axes, jnp.asarray(_from_box(axes, [v])))[0]) for v in x])
+    np.testing.assert_allclose(back, x, rtol=1e-9, atol=1e-25)
+    z = jnp.linspace(-20.0, 20.0, 4001)
+    image = np.asarray(jax.vmap(lambda zi: _to_box(axes, zi[None])[0])(z))
+    assert np.all(np.diff(image) > 0) and -1e3 <= image[0] and image[-1] <= 1e5
+    for side in (-image[image < 0], image[image > 0]):
+        assert side.min() < 1e-13 and side.max() > 1e2
+
+
+def test_search_reaches_a_negative_window_below_the_sampled_magnitudes():
+    """M = (x^2 - delta^2) e_a e_a^T is negative only for |x| < delta = 1e-15, below the
+    smallest magnitude sampled on [-1e3, 1e5] (16 decades below each edge). The samples
+    pass; the search, moving x on a signed log scale from the sample nearest zero, finds
+    the window (a linear map cannot even represent it: one ulp of z moves x by ~1e-12)."""
+    from generic_mm._region import Axis, Region
+    from generic_mm._sampling import OperatorBlock, SampledChecks, _eigen
+
+    a, s_, x = sp.symbols("a s x", real=True)
+    delta = sp.Float(1e-15)
+    block = OperatorBlock(
+        "window",
+        (a, s_, x),
+        (),
+        sp.ImmutableMatrix.zeros(2, 2),
+        sp.ImmutableMatrix([[x**2 - delta**2, 0], [0, 0]]),
+        sp.ImmutableMatrix([0, 1]),
+        sp.ImmutableMatrix([0, 1]),
+    )
+    region = Region(
+        (
+            Axis("a", -1.0, 1.0, "uniform", False),
+            Axis("s", -1.0, 1.0, "uniform", False),
+            Axis("x", -1e3, 1e5, "spread", False),
+        ),
+        (),
+        np.zeros((1, 0)),
+    )
+    sampled = SampledChecks(block, region, samples=512, seed=0, rtol=1e-8)
+    assert np.all(_eigen(sampled.M, sampled.finite)[0] >= 0)  # no sample is in the window
+    r = sampled.positive_semidefinite()
+    assert not r.passed and "negative eigenvalue" in r.message
+    assert abs(r.counterexample["x"]) < 1e-15
+
+
+def test_a_damage_rate_negative_only_below_its_regularisation_is_caught(monkeypatch):
+    """phi = <f>_+ <Y>_+ / (tau (Y^2 - delta^2)) heals (phi < 0) only for 0 < Y < delta,
+    delta ~ 1e-10 to 3e-7, 12 to 16 decades below the edges of the conjugate's observed
+    range (~6e4). Samples must reach there: the search cannot walk in (a pole at Y = delta,
+    and M = 0, flat, for Y <= 0 or f <= 0). The correct rate passes all six checks."""
+    from generic_mm import damage
+    from generic_mm.damage import _forms
+
+    report = gm.check(damage.Bar(6, damage.AT1()).model)
+    assert report.ok, str(report)
+    assert [r.name for r in report.results] == list(gm.CONDITIONS)
+
+    def mutant(overstress, Y, tau, delta):
+        return sp.Max(overstress, 0) * sp.Max(Y, 0) / (tau * (Y**2 - delta**2))
+
+    monkeypatch.setattr(_forms, "_rate", mutant)
+    r = gm.check(damage.Bar(6, damage.AT1()).model)["friction_positive_semidefinite"]
+    assert not r.passed and "negative eigenvalue" in r.message
+    Y = -r.counterexample["damage: dE_dd_a"]
+    assert 0 < Y < 3.4e-7
