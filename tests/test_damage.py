@@ -247,6 +247,16 @@ def test_specimens_refuse_bad_input():
         damage.AT1(Gc=-1.0)
     with pytest.raises(InputError, match="nu must be in"):
         damage.Plate((4, 2), nu=0.5)
+    with pytest.raises(InputError, match="no element centre lies in the band"):
+        damage.Bar(10, weak=(5.0, 0.1, 0.3))
+    with pytest.raises(InputError, match="local must be True or False"):
+        damage.AT1(local="no")
+    with pytest.raises(InputError, match="E must be positive"):
+        damage.AT1().critical_stress(-1.0)
+    with pytest.raises(InputError, match="expected one damage field of shape"):
+        damage.Bar(10).crack_energy(np.zeros((3, 10)))
+    with pytest.raises(InputError, match="saves must be an integer >= 2"):
+        damage.Bar(10).pull(1e-3, 0.1, saves=1)
     with pytest.raises(InputError, match="ny >= 2"):
         damage.Plate((4, 1))
     with pytest.raises(InputError, match="size must be"):

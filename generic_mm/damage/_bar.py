@@ -70,6 +70,7 @@ class Bar(AbstractSpecimen):
         self.zeta = (
             h * math.sqrt(self.E * self.rho) / 2 if zeta is None else positive(zeta, "zeta", where)
         )
+        self.strengths()  # a weak zone that selects no element is an error now, not later
 
     def centres(self) -> tuple[np.ndarray, ...]:
         """Element centres."""

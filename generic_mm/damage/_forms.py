@@ -33,6 +33,13 @@ from .._validate import finite_number
 FLOOR = 1e-6  # delta, relative to the law's energy scale per cell
 
 
+def flag(value, name: str, where: str) -> bool:
+    """A bool, or an `InputError` naming `where: name` (`"no"` is not False)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{where}: {name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
 def positive(value, name: str, where: str) -> float:
     """A finite positive number, or an `InputError` naming `where: name`."""
     v = finite_number(value, f"{where}: {name}")
@@ -135,7 +142,7 @@ class PhaseField(AbstractDamageLaw):
         self.Gc = positive(Gc, "Gc", where)
         self.l = positive(l, "l", where)
         self.tau = positive(tau, "tau", where)
-        self.local = bool(local)
+        self.local = flag(local, "local", where)
 
     def w(self, d):
         """The local crack term $w(d)$."""
@@ -176,9 +183,14 @@ class PhaseField(AbstractDamageLaw):
         (NumPy arrays)."""
         return Gc / self.c_w * (d**self.power / self.l + self.l * gradient_sq)
 
-    @abc.abstractmethod
     def critical_stress(self, E: float) -> float:
-        """The peak stress of a homogeneous bar of modulus `E` in uniaxial tension."""
+        """The peak stress of a homogeneous bar of modulus `E` in uniaxial tension (for a
+        plate pass its effective uniaxial modulus, e.g. $E/(1 - \\nu^2)$ with the ends held)."""
+        return self._critical_stress(positive(E, "E", f"{self.name}.critical_stress"))
+
+    @abc.abstractmethod
+    def _critical_stress(self, E: float) -> float:
+        """The closed form at a validated modulus."""
 
     @abc.abstractmethod
     def profile(self, x):
@@ -191,7 +203,8 @@ class AT1(PhaseField):
     $d(x) = (1 - |x|/(2l))^2$ on $|x| < 2l$, of energy $G_c$ per unit area.
 
     **Arguments:** `Gc` (fracture toughness, energy per unit crack area), `l` (internal
-    length), `tau` (damage viscosity: $\tau\dot d = \langle Y - R\rangle_+$, small against
+    length), `tau` (damage viscosity, a stress times a time: $\tau\dot d = \langle Y/V -
+    R\rangle_+$; damage relaxes in about $\tau c_wl/G_c$, which should be small against
     the loading time), `local` (drop the gradient term).
     """
 
@@ -199,7 +212,7 @@ class AT1(PhaseField):
     c_w = 8 / 3
     power = 1
 
-    def critical_stress(self, E: float) -> float:
+    def _critical_stress(self, E: float) -> float:
         """$\\sqrt{3G_cE/(8l)}$."""
         return (3 * self.Gc * E / (8 * self.l)) ** 0.5
 
@@ -220,7 +233,7 @@ class AT2(PhaseField):
     c_w = 2.0
     power = 2
 
-    def critical_stress(self, E: float) -> float:
+    def _critical_stress(self, E: float) -> float:
         """$\\frac{3\\sqrt3}{16}\\sqrt{G_cE/l}$."""
         return 3 * 3**0.5 / 16 * (self.Gc * E / self.l) ** 0.5
 
@@ -244,8 +257,11 @@ class Peerlings(AbstractDamageLaw):
     penalty's stress $2\alpha(\varepsilon^2 - z)\varepsilon$ is small for
     $\alpha\varepsilon^2 \ll E$); `local=True` drops $|\nabla z|^2$.
 
-    **Arguments:** `l`, `kappa0`, `a`, `b`, `alpha`, `tau` (damage viscosity, time), `tau_z`
-    (relaxation of $z$, time), `local`.
+    **Arguments:** `l`, `kappa0`, `a`, `b`, `alpha`, `tau` (damage viscosity, a time),
+    `tau_z` (the viscosity of $z$, like `alpha` an energy density, times a time: uniform
+    $z$ relaxes in $\tau_z/\alpha$, the shortest mesh modes at the rate
+    $\alpha(1 + 4l^2/h^2)/\tau_z$, which sets the explicit step: keep $\tau_z/\alpha$ small
+    against the loading time but not smaller than needed), `local`.
     """
 
     name = "Peerlings"
@@ -261,7 +277,7 @@ class Peerlings(AbstractDamageLaw):
         b: float = 30.0,
         alpha: float = 1.0,
         tau: float = 1e-2,
-        tau_z: float = 1e-4,
+        tau_z: float = 0.05,
         local: bool = False,
     ):
         where = "Peerlings"
@@ -274,7 +290,7 @@ class Peerlings(AbstractDamageLaw):
         self.alpha = positive(alpha, "alpha", where)
         self.tau = positive(tau, "tau", where)
         self.tau_z = positive(tau_z, "tau_z", where)
-        self.local = bool(local)
+        self.local = flag(local, "local", where)
 
     def degradation(self, d):
         return 1 - d

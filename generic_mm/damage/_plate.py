@@ -47,8 +47,9 @@ def _mazars(exx, eyy, exy):
 class Plate(AbstractSpecimen):
     r"""A plate in plane strain, pulled along $x$: `shape` = $(n_x, n_y)$ bilinear elements.
 
-    **Arguments:** as [`Bar`][generic_mm.damage.Bar], with `size = (L_x, L_y)`, `thickness`
-    (the cross-section is $tL_y$), Poisson's ratio `nu`; `weak` is a band across the plate
+    **Arguments:** as [`Bar`][generic_mm.damage.Bar] (`law`, `E`, `rho`, `C`, `T0`, `zeta`,
+    `grips`, `weak`), with `shape` for `elements`, `size = (L_x, L_y)` for `length`,
+    `thickness` for `area` (the cross-section is $tL_y$), and Poisson's ratio `nu`; `weak` is a band across the plate
     at $x$ = `centre`. The grips are heavy in $y$ too, so the ends are held against the
     Poisson contraction (a short plate is stiffer than $E/(1 - \nu^2)$). Isotropic damage:
     the whole strain energy
@@ -104,6 +105,7 @@ class Plate(AbstractSpecimen):
         self.zeta = (
             h * math.sqrt(self.E * self.rho) / 2 if zeta is None else positive(zeta, "zeta", where)
         )
+        self.strengths()  # a weak zone that selects no element is an error now, not later
 
     def centres(self) -> tuple[np.ndarray, ...]:
         """Element centres, each of the element grid's shape."""

@@ -156,6 +156,12 @@ class AbstractSpecimen(abc.ABC):
         if self.weak is not None:
             x0, width, reduction = self.weak
             inside = np.abs(self.centres()[0] - x0) <= width / 2 + 1e-12 * self.spacing[0]
+            if not np.any(inside):
+                raise InputError(
+                    f"weak = {self.weak}: no element centre lies in the band "
+                    f"|x - {x0:g}| <= {width / 2:g} (elements of size {self.spacing[0]:g} on "
+                    f"[0, {self.size[0]:g}]); widen it or move it onto the specimen."
+                )
             value = np.where(inside, (1 - reduction) * value, value)
         return value
 
@@ -291,7 +297,13 @@ class AbstractSpecimen(abc.ABC):
         developed crack across the specimen has $\Gamma = G_c\times$ the cross-section."""
         if not isinstance(self.law, PhaseField):
             raise InputError(f"crack_energy: defined for the phase-field laws, not {self.law!r}.")
-        d = np.asarray(d, dtype=float).reshape(self.element_shape)
+        d = np.asarray(d, dtype=float)
+        if d.size != int(np.prod(self.element_shape)):
+            raise InputError(
+                f"crack_energy: expected one damage field of shape {self.element_shape} (e.g. "
+                f"pull.damage[-1]), got shape {d.shape}."
+            )
+        d = d.reshape(self.element_shape)
         Gc = self.strengths()
         total = float(np.sum(self.law.crack_density(d, 0.0, Gc)) * self.volume)
         if self.law.local:
@@ -314,6 +326,8 @@ class AbstractSpecimen(abc.ABC):
         """
         V = positive(speed, "speed", "pull")
         target = positive(opening, "opening", "pull")
+        if isinstance(saves, bool) or not isinstance(saves, (int, np.integer)) or saves < 2:
+            raise InputError(f"pull: saves must be an integer >= 2, got {saves!r}.")
         options.setdefault("max_steps", 10_000_000)
         options.setdefault("rtol", 1e-6)
         traj = simulate(self.model, self.initial(V), t1=target / V, saveat=saves, **options)
