@@ -198,15 +198,34 @@ def test_third_order_tensor_is_odd_under_inversion_and_blind_to_shifts(three_lay
         )
 
 
-def test_tensors_scale_with_the_period():
+def test_a_supercell_is_the_same_medium():
+    """Two by two copies of the cell, of twice the period, are the same medium: the
+    physical first, third and fourth tensors are unchanged (to solver tolerance) and beta,
+    measured against the period (omega^2 = c^2 k^2 (1 - beta (k l)^2)), is a quarter. This fails if a tensor's scaling with
+    the period (h for the third, h^2 for the fourth) or a corrector's is wrong."""
     micro = three_layers((0, 1, 2))
-    one, two = (
-        hz.second_order_elasticity(micro, CELL_MODULI, CELL_RHO, period=p) for p in (1.0, 2.0)
-    )
-    np.testing.assert_allclose(two.first, one.first, rtol=1e-12)
-    np.testing.assert_allclose(two.third, 2 * np.asarray(one.third), rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(two.fourth, 4 * np.asarray(one.fourth), rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(two.dispersion([1, 2]), one.dispersion([1, 2]), rtol=1e-10)
+    one = hz.second_order_elasticity(micro, CELL_MODULI, CELL_RHO, period=1.0)
+    two = hz.second_order_elasticity(np.tile(micro, (2, 2)), CELL_MODULI, CELL_RHO, period=2.0)
+    np.testing.assert_allclose(two.first, one.first, rtol=1e-9, atol=1e-12)
+    scale = np.max(np.abs(np.asarray(one.fourth)))
+    np.testing.assert_allclose(two.third, one.third, atol=1e-8 * scale)
+    np.testing.assert_allclose(two.fourth, one.fourth, atol=1e-8 * scale)
+    np.testing.assert_allclose(two.dispersion([1, 2]), one.dispersion([1, 2]) / 4, rtol=1e-7)
+
+
+def test_si_magnitudes_give_the_same_dispersion():
+    """Moduli of 1e9 and capacities of 1e6 (SI) next to densities of 1: each solve is
+    judged in its own units, so beta does not move (it did by 1e-3 when one scale was used
+    for stiffness and mass solves) and no spurious branch coupling is reported."""
+    micro = three_layers((0, 1, 2))
+    n = [1.0, 0.5]
+    base = hz.second_order_conductivity(micro, CELL_K, CELL_RHO, period=1.0)
+    heavy = hz.second_order_conductivity(micro, CELL_K, 1e6 * np.asarray(CELL_RHO), period=1.0)
+    assert heavy.dispersion(n) == pytest.approx(base.dispersion(n), rel=1e-8)
+    stiff = hz.second_order_elasticity(micro, 1e9 * np.asarray(CELL_MODULI), CELL_RHO)
+    soft = hz.second_order_elasticity(micro, CELL_MODULI, CELL_RHO)
+    np.testing.assert_allclose(stiff.dispersion([1.0, 0.0]), soft.dispersion([1.0, 0.0]), rtol=1e-8)
+    np.testing.assert_allclose(stiff.dispersion(n), soft.dispersion(n), rtol=1e-8)
 
 
 @pytest.mark.parametrize("angle", [0.3, 1.2])
@@ -327,6 +346,7 @@ def test_dispersion_matches_the_discrete_bloch_eigenproblem(asymmetric_cells, an
     # measured: a to 1e-10 (conduction) and 3e-9 (elasticity) relative, b to 3e-7 and 5e-6
     assert a[0] == pytest.approx(first, rel=1e-8)
     assert_k4_terms(b, cond.rate(n) - first)
+    assert cond.dispersion(n) > 0  # the branch bends below c k (docs: the sign)
     C = np.asarray(to_tensor(_stiffness(CELL_MODULI, 3, 2), 2))
     a, b = bloch_fit(ASYMMETRIC, C, rho, n, 2)
     first = elastic.frequency2(n, order=1)
@@ -456,3 +476,10 @@ def test_bad_queries_are_reported(conduction_laminates, elastic_laminates):
         cond.rate([0.1, 0.0, 0.0])
     with pytest.raises(gm.InputError, match="voigt"):
         cond.voigt  # noqa: B018
+
+
+def test_size_effect_refuses_two_different_laminates():
+    """0.3 of 32 cells is 0.3125, of 128 voxels 0.297: the ring and the cell would differ by
+    more than the size effect being measured."""
+    with pytest.raises(gm.InputError, match="fraction: 0.3 is 0.3125 of 32 cells but 0.296875"):
+        hz.size_effect((4,), fraction=0.3, cells=32, voxels=128)

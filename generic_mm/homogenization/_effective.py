@@ -133,7 +133,7 @@ def effective_conductivity(
 
 
 def _conductivities(values, count: int, d: int):
-    """Per-phase conductivities (one value per phase, isotropic, or one $d\times d$ tensor)
+    r"""Per-phase conductivities (one value per phase, isotropic, or one $d\times d$ tensor)
     as a `(count, d, d)` array, checked symmetric positive definite when concrete."""
     k = per_phase(values, count, "conductivities", ((), (d, d)))
     if k.ndim == 1:

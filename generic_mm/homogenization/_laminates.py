@@ -117,4 +117,4 @@ def laminate_dispersion(thicknesses, moduli, densities) -> tuple[float, float]:
     beta = (d1 * d2 * (E1 * r1 - E2 * r2)) ** 2 / (
         12 * (E1 * d2 + E2 * d1) ** 2 * (r1 * d1 + r2 * d2) ** 2
     )
-    return c, beta
+    return c, float(beta)

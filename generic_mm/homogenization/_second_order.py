@@ -122,11 +122,14 @@ def _expand(program: _Program, masks, C, rho, tol, max_steps):
     mean = lambda u: xp.mean(u, axis=tuple(range(-d, 0)))
     act = lambda u: out(program.actions(masks, C, rho, u))
     bound = lambda f: xp.max(xp.abs(jax.lax.stop_gradient(f) if xp is jnp else f))
-    scale = bound(C) + bound(rho)
+    stiff, heavy = bound(C), bound(rho)
     stats = []
 
-    def solve(rhs, *fields):
-        size = scale * (1.0 + sum(bound(f) for f in fields))
+    def solve(rhs, size):
+        # `size`: the magnitude of the terms that make up `rhs`, in the rhs's own units
+        # (a stiffness, a mass, or a stiffness times a mass corrector): the tolerance is
+        # relative to it, so capacities of 1e6 next to conductivities of 1 (SI) do not stop
+        # the stiffness solves early, and a rhs that cancels to round-off converges at once.
         x, steps, ok = out(program.solve(masks, C, rhs, tol, max_steps, size))
         stats.append((steps, ok))
         return x
@@ -136,8 +139,8 @@ def _expand(program: _Program, masks, C, rho, tol, max_steps):
     on1 = [act(e) for e in ones]
     rho_bar = mean(on1[0][2])[0]
     # First order: N_bk and the mass corrector M_b.
-    N1 = {(b, k): solve(-on1[b][0][k]) for b, k in idx(m, d)}
-    Mb = {b: solve(on1[b][2]) for b in range(m)}
+    N1 = {(b, k): solve(-on1[b][0][k], stiff) for b, k in idx(m, d)}
+    Mb = {b: solve(on1[b][2], heavy) for b in range(m)}
     onN1 = {key: act(u) for key, u in N1.items()}
     onM = {b: act(u) for b, u in Mb.items()}
     # Second order: H2 (every jk) and N_bjk (j <= k); the mass corrector P_bl.
@@ -147,10 +150,14 @@ def _expand(program: _Program, masks, C, rho, tol, max_steps):
     H2 = xp.stack([mean(W[key]) for key in idx(m, d, d)]).reshape(m, d, d, m)
     N2: dict[tuple[int, ...], Any] = {}
     for b, (j, k) in itertools.product(range(m), _combos(d, 2)):
-        N2[b, j, k] = N2[b, k, j] = solve(-(W[b, j, k] + W[b, k, j]) / 2, N1[b, j], N1[b, k])
+        size = stiff * (1.0 + bound(N1[b, j]) + bound(N1[b, k]))
+        N2[b, j, k] = N2[b, k, j] = solve(-(W[b, j, k] + W[b, k, j]) / 2, size)
     Y1: dict[tuple[int, ...], Any] = {(b, l): onM[b][0][l] - onN1[b, l][2] for b, l in idx(m, d)}
     D = -xp.stack([mean(Y1[key]) for key in idx(m, d)]).reshape(m, d, m)
-    P = {(b, l): solve(-Y1[b, l], Mb[b], N1[b, l]) for b, l in idx(m, d)}
+    P = {
+        (b, l): solve(-Y1[b, l], stiff * bound(Mb[b]) + heavy * (1.0 + bound(N1[b, l])))
+        for b, l in idx(m, d)
+    }
     onN2 = {(b, j, k): act(N2[b, j, k]) for b, (j, k) in itertools.product(range(m), _combos(d, 2))}
     onN2.update({(b, k, j): onN2[b, j, k] for (b, j, k) in list(onN2)})
     onP = {key: act(u) for key, u in P.items()}
@@ -162,7 +169,7 @@ def _expand(program: _Program, masks, C, rho, tol, max_steps):
     T = xp.stack([mean(Z[key]) for key in idx(m, d, d, d)]).reshape(m, d, d, d, m)
     N3: dict[tuple[int, ...], Any] = {}
     for b, (j, k, l) in itertools.product(range(m), _combos(d, 3)):
-        x = solve(-Z[b, j, k, l], N2[b, j, k], N1[b, j])
+        x = solve(-Z[b, j, k, l], stiff * (1.0 + bound(N2[b, j, k]) + bound(N1[b, j])))
         for p in itertools.permutations((j, k, l)):
             N3[(b, *p)] = x
     onN3 = {key: act(N3[key]) for key in N3}
@@ -232,7 +239,11 @@ def _symbol(raw, xp):
         - 3 * DDH / (8 * r**2)
         - DHD / (4 * r**2)
     )
-    return C, X, _sym(Y, (2, 3, 4, 5))
+    # X is antisymmetric and Y symmetric in the component indices (a Hermitian symbol):
+    # imposed, so that solver round-off cannot show up as a spurious branch coupling
+    X = (X - xp.swapaxes(X, 0, 1)) / 2
+    Y = _sym(Y, (2, 3, 4, 5))
+    return C, X, (Y + xp.swapaxes(Y, 0, 1)) / 2
 
 
 # --- the result ---------------------------------------------------------------------------
@@ -315,7 +326,8 @@ class SecondOrder(eqx.Module):
             while stop < len(lam) and lam[stop] - lam[start] <= 1e-8 * abs(lam[-1]):
                 stop += 1
             g, rest = V[:, start:stop], np.delete(V, np.s_[start:stop], axis=1)
-            coupling = g.T @ Xn @ g
+            # g^T X g vanishes for one vector (X antisymmetric): only a group can be coupled
+            coupling = g.T @ Xn @ g if stop - start > 1 else np.zeros((1, 1))
             if np.max(np.abs(coupling), initial=0.0) > 1e-8 * abs(lam[-1]) * self.period:
                 raise InputError(
                     f"direction: {n.tolist()} is an acoustic axis whose equal-speed branches "

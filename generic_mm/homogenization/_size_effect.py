@@ -99,9 +99,19 @@ def size_effect(
     for name, value in (("cells", cells), ("voxels", voxels), ("rows", rows)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise InputError(f"{name}: expected a positive integer, got {value!r}.")
-    homog = second_order_conductivity(laminate((int(voxels), 2), fraction), k, C, period=period)
+    cell_layers = laminate((int(cells), 2), fraction)
+    voxel_layers = laminate((int(voxels), 2), fraction)
+    realised = (float(np.mean(cell_layers == 1)), float(np.mean(voxel_layers == 1)))
+    if abs(realised[0] - realised[1]) > 1e-12:
+        raise InputError(
+            f"fraction: {fraction} is {realised[0]:g} of {cells} cells but {realised[1]:g} of "
+            f"{voxels} voxels: the resolved ring and the homogenized cell would be different "
+            "laminates; choose a fraction both realise exactly (or voxels a multiple of cells "
+            "with fraction * cells whole)."
+        )
+    homog = second_order_conductivity(voxel_layers, k, C, period=period)
     h = period / int(cells)
-    layer = laminate((int(cells), 2), fraction)[:, 0]
+    layer = cell_layers[:, 0]
     resolved = []
     for n in P.astype(int):
         phase = np.tile(layer, n)[:, None] * np.ones((1, int(rows)), dtype=int)

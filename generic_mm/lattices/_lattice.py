@@ -270,7 +270,8 @@ class Lattice:
         Q = np.einsum("iJkL,tJ,tL->tik", A, n, n)
         lam = np.linalg.eigvalsh(Q)[:, 0]
         j = int(np.argmin(lam))
-        res = scipy.optimize.minimize_scalar(
+        # scipy's stubs type the result as `object` (1.17); it is an OptimizeResult
+        res = cast(Any, scipy.optimize.minimize_scalar)(
             lambda t: np.linalg.eigvalsh(
                 np.einsum("iJkL,J,L->ik", A, [np.cos(t), np.sin(t)], [np.cos(t), np.sin(t)])
             )[0],
