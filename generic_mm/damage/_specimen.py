@@ -7,10 +7,10 @@ $T = T_0e^{s/(CV)}$; heat stays in its element). Each element's elastic energy
 $g(d)\,V\,W(\varepsilon)$ ($g$ the law's degradation, $W$ the isotropic strain energy
 density; the plate's bilinear elements are integrated at 2x2 Gauss points) is an interaction
 of its nodes and itself, so $Y = -\partial E/\partial d$ is the energy the element releases
-per unit damage. Friction makes heat in three processes: Kelvin-Voigt damping of the strain
+per unit damage. Friction makes heat in two processes: Kelvin-Voigt damping of the strain
 rate (`viscous`: $\dot p = -K_vv$, $T\dot s = v^TK_vv$, the block
-$\frac1T(TI\,|\,-v)^TK_v(TI\,|\,-v)$), damage growth (`damage`: the law's block, with the
-neighbours' damage for the gradient term) and, for Peerlings' law, the relaxation of $z$.
+$\frac1T(TI\,|\,-v)^TK_v(TI\,|\,-v)$) and damage growth (`damage`: the law's block, with
+the neighbours' damage for the gradient term, and for Peerlings' law the relaxation of $z$).
 
 The specimen is pulled by two heavy grips (the end nodes along $x$, each `grips` times the
 specimen's mass) moving apart at a speed $V$: the machine is part of the state, so the model
