@@ -483,3 +483,23 @@ def test_size_effect_refuses_two_different_laminates():
     more than the size effect being measured."""
     with pytest.raises(gm.InputError, match="fraction: 0.3 is 0.3125 of 32 cells but 0.296875"):
         hz.size_effect((4,), fraction=0.3, cells=32, voxels=128)
+
+
+def test_three_dimensional_cell():
+    """A cube inclusion in a 4^3 cell: the first-order tensor is the 3D first-order solver's,
+    the fourth-order tensor has the cube's symmetry (equal along the three axes and in the
+    three mixed planes, zero where a mirror makes it odd), and the branch disperses along
+    each axis alike."""
+    micro = np.zeros((4, 4, 4), dtype=int)
+    micro[1:3, 1:3, 1:3] = 1
+    r = hz.second_order_conductivity(micro, (1.0, 10.0), (1.0, 4.0), period=4.0)
+    K = hz.effective_conductivity(micro, (1.0, 10.0)).tensor
+    np.testing.assert_allclose(r.first, K, atol=1e-8)
+    Y = np.asarray(r.fourth)
+    axes = [Y[i, i, i, i] for i in range(3)]
+    assert np.ptp(axes) < 1e-8 * np.max(np.abs(axes))
+    mixed = [Y[0, 0, 1, 1], Y[0, 0, 2, 2], Y[1, 1, 2, 2]]  # equal by the cube's symmetry
+    assert np.ptp(mixed) < 1e-8 * np.max(np.abs(Y))
+    assert abs(Y[0, 0, 0, 1]) < 1e-8 * np.max(np.abs(Y))  # odd in y: zero by the mirror
+    betas = [r.dispersion(n) for n in np.eye(3)]
+    assert np.ptp(betas) < 1e-8 * max(betas) and min(betas) > 0

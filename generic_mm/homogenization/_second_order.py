@@ -168,11 +168,12 @@ def _expand(program: _Program, masks, C, rho, tol, max_steps):
         Z[b, j, k, l] = sum(onN2[b, p, q][0][r] + onN1[b, q][1][p][r] for p, q, r in perms) / 6
     T = xp.stack([mean(Z[key]) for key in idx(m, d, d, d)]).reshape(m, d, d, d, m)
     N3: dict[tuple[int, ...], Any] = {}
+    onN3: dict[tuple[int, ...], Any] = {}
     for b, (j, k, l) in itertools.product(range(m), _combos(d, 3)):
         x = solve(-Z[b, j, k, l], stiff * (1.0 + bound(N2[b, j, k]) + bound(N1[b, j])))
-        for p in itertools.permutations((j, k, l)):
-            N3[(b, *p)] = x
-    onN3 = {key: act(N3[key]) for key in N3}
+        acted = act(x)  # once per distinct corrector, not once per permutation of jkl
+        for p in set(itertools.permutations((j, k, l))):
+            N3[(b, *p)], onN3[(b, *p)] = x, acted
     # Fourth order: F, E and G.
     F = xp.stack(
         [
@@ -358,7 +359,7 @@ class SecondOrder(eqx.Module):
         return float(beta[0]) if self.kind == "conductivity" else beta
 
     def _eigenvalues(self, k, order: int, what: str):
-        if order not in (1, 2):
+        if isinstance(order, bool) or order not in (1, 2):
             raise InputError(f"{what}: order must be 1 or 2, got {order!r}.")
         d = self.first.shape[0]
         kk = np.asarray(k, dtype=float)
