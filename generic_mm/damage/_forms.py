@@ -86,6 +86,7 @@ class AbstractDamageLaw(abc.ABC):
     local: bool
     extra: tuple[str, ...] = ()  # local state beyond (d, s), e.g. Peerlings' nonlocal strain
     strength: str  # the parameter a weak zone lowers
+    signed: tuple[str, ...] = ()  # parameters not declared positive (the rest are)
 
     @abc.abstractmethod
     def degradation(self, d):
@@ -267,6 +268,7 @@ class Peerlings(AbstractDamageLaw):
     name = "Peerlings"
     extra = ("z",)
     strength = "kappa0"
+    signed = ("a_exp",)  # in [0, 1]: a = 0 is allowed
 
     def __init__(
         self,

@@ -35,8 +35,6 @@ from .._validate import finite_number
 from ..structured import Cells, Interaction, StructuredModel
 from ._forms import AT1, AbstractDamageLaw, PhaseField, dissipation_block, positive
 
-_POSITIVE = {"Gc", "l", "tau", "tau_z", "kappa0", "b_exp", "alpha", "E", "Cv", "T0"}
-
 
 @dataclasses.dataclass(frozen=True)
 class Pull:
@@ -171,8 +169,9 @@ class AbstractSpecimen(abc.ABC):
         values: dict[str, Any] = dict(self.law.params())
         values[self.law.strength] = self.strengths()
         values.update(E=self.E, Cv=self.C * self.volume, T0=self.T0)
+        # every parameter is positive but those the law declares sign-free
         params = {
-            sp.Symbol(k, positive=True) if k in _POSITIVE else sp.Symbol(k, real=True): v
+            sp.Symbol(k, real=True) if k in self.law.signed else sp.Symbol(k, positive=True): v
             for k, v in values.items()
         }
         Cv, T0 = sp.Symbol("Cv", positive=True), sp.Symbol("T0", positive=True)
