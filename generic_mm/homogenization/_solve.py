@@ -97,51 +97,104 @@ def conjugate_gradients(matvec, precondition, rhs, *, tol, size, max_steps):
     return lx.linear_solve(operator, rhs, solver, options={"preconditioner": pre}, throw=False)
 
 
+def _averages(mesh: Voxels, masks, C, E, prestress, u, A):
+    r"""`(<H>, <sigma>, <H:sigma>, <H:H>, <sigma:sigma>)` over the Gauss points of every cell,
+    for the gradient $H = E + h$, $h = \nabla u$, and the stress $\sigma = C_pH -
+    \sigma^0_p$ in phase $p$, without forming Gauss-point fields.
+
+    Within a cell $\sigma$ is linear in $H$, so the means need each phase's mean fluctuation
+    gradient $g_p$ (from `centroid_gradient`) and, for the quadratic ones, the energies
+    $u\cdot Ku$ of element stiffnesses: of $C_p$ (the operator `A`), of unit moduli and of
+    $C_p^TC_p$. E.g. with volume fractions $f_p$ and $s_p = C_pE - \sigma^0_p$,
+    $\langle H:\sigma\rangle = \sum_p(f_pE:s_p + E:C_p:g_p + g_p:s_p) + u\cdot Au/N$
+    (exact: the Gauss rule integrates these elements exactly)."""
+    d = len(mesh.shape)
+    n = float(np.prod(mesh.shape))
+
+    def energy(K):
+        f = K(u)
+        # A stencil whose only consumer is a reduction is fused into it by XLA:CPU and then
+        # split into dozens of loops with a field in memory each (15x slower, 300 bytes per
+        # voxel). A second reduction of the same forces, their net sum (zero: the cell is
+        # free), keeps the stencil one loop; adding it times zero keeps it alive.
+        return jnp.sum(u * f) / n + 0.0 * jnp.sum(f)
+
+    cells = tuple(range(1, d + 1))
+    h = mesh.centroid_gradient(u)
+    fraction = jnp.sum(masks, axis=cells) / n
+    g = jnp.tensordot(masks, h, axes=(cells, tuple(range(2, d + 2)))) / n
+    Cg = jnp.einsum("pminj,pnj->pmi", C, g)
+    s = jnp.einsum("pminj,nj->pmi", C, E) - prestress
+    Hm = E + jnp.mean(h, axis=tuple(range(2, d + 2)))
+    Sm = jnp.einsum("p,pmi->mi", fraction, s) + jnp.sum(Cg, axis=0)
+    power = jnp.einsum("p,pmi,mi->", fraction, s, E) + jnp.sum(E * Cg) + jnp.sum(g * s) + energy(A)
+    m = C.shape[1]
+    unit = jnp.einsum("mn,ij->minj", jnp.eye(m), jnp.eye(d))[None]
+    HH = jnp.sum(E * E) + 2 * jnp.sum(E * (Hm - E))
+    HH = HH + energy(mesh.stiffness(jnp.ones((1, *mesh.shape)), unit))
+    CC = jnp.einsum("pminj,pmikl->pnjkl", C, C)
+    SS = jnp.einsum("p,pmi->", fraction, s * s) + 2 * jnp.sum(s * Cg)
+    SS = SS + energy(mesh.stiffness(masks, CC))
+    return Hm, Sm, power, HH, SS
+
+
+def factor_moduli(C):
+    r"""`(weights, basis)` `(P, R)`, `(R, m, d, m, d)` with $C_p = \sum_r w_{pr}B_r$ in as
+    few terms $R$ as the phases' moduli span (numerically: singular values above 1e-12 of
+    the largest): the cell operator then applies $R$ element matrices per node, not $P$.
+    Isotropic conductivities span one ($R = 1$: a conductivity field times the unit
+    element). Traced moduli (inside `jax.grad`, `vmap`) and moduli that span all $P$ get
+    the identity factorisation $(I, C)$, which is exact and differentiates like $C$."""
+    P = C.shape[0]
+    if not is_traced(C) and P > 1:
+        flat = np.asarray(C).reshape(P, -1)
+        U, sv, Vt = np.linalg.svd(flat, full_matrices=False)
+        R = max(1, int(np.sum(sv > 1e-12 * sv[0])))
+        if R < P:
+            return jnp.asarray(U[:, :R] * sv[:R]), jnp.asarray(Vt[:R].reshape(R, *C.shape[1:]))
+    return jnp.eye(P), jnp.asarray(C)
+
+
 @functools.lru_cache(maxsize=32)
 def program(shape: tuple[int, ...], bc: AbstractBoundaryCondition, m: int):
-    """A jitted, case-batched solve: (masks, C, E, load, prestress, tol, max_steps) ->
-    (<H>, <sigma>, HM, steps, converged) for each of the load cases stacked along E's and
-    load's first axis. The tolerance and step limit are arguments, so solves that differ
-    only in them share one compiled program (compiling costs seconds, solving a small cell
-    milliseconds)."""
+    """A jitted, case-batched solve: (masks, C, weights, basis, E, load, prestress, tol,
+    max_steps) -> (<H>, <sigma>, HM, steps, converged) for each of the load cases stacked
+    along E's and load's first axis (`weights`, `basis`: `factor_moduli(C)`). The tolerance
+    and step limit are arguments, so solves that differ only in them share one compiled
+    program (compiling costs seconds, solving a small cell milliseconds). The operator is
+    `Voxels.stiffness`, a stencil of element stiffness matrices: the same as
+    `forces(stress(masks, C, gradient(u)))` to round-off."""
     mesh = Voxels(shape, bc, m)
-    d = len(shape)
-    Q = mesh.G.shape[0]
+    nodes = mesh.nodes
 
-    def one(masks, C, E, load, prestress, tol, max_steps):
-        affine = jnp.broadcast_to(_spatial(E, d)[None], (Q, m, d, *shape))
-        rhs = mesh.forces(jnp.broadcast_to(_spatial(load, d)[None], affine.shape))
-        rhs = (rhs - mesh.forces(stress(masks, C, affine, prestress))) * mesh.mask
-
-        def matvec(u):
-            return mesh.forces(stress(masks, C, mesh.gradient(u * mesh.mask))) * mesh.mask
-
-        size = jnp.max(jnp.abs(stress(masks, C, affine, prestress))) + jnp.max(jnp.abs(load))
+    def one(masks, C, weights, basis, E, load, prestress, tol, max_steps):
+        A = mesh.stiffness(jnp.tensordot(weights, masks, axes=(0, 0)), basis)
+        s0 = jnp.einsum("pminj,nj->pmi", C, E) - prestress
+        rhs = nodes.restrict(mesh.phase_forces(masks, load[None] - s0))
+        # The largest loading stress over the phases present (see conjugate_gradients).
+        present = jnp.any(masks > 0, axis=tuple(range(1, len(shape) + 1)))
+        size = jnp.max(jnp.where(present, jnp.max(jnp.abs(s0), axis=(1, 2)), 0.0))
         sol = conjugate_gradients(
-            matvec,
-            lambda r: mesh.precondition(r) * mesh.mask,
+            lambda u: nodes.restrict(A(nodes.restrict(u))),
+            lambda r: nodes.restrict(nodes.precondition(r)),
             rhs,
             tol=tol,
-            size=size,
+            size=size + jnp.max(jnp.abs(load)),
             max_steps=max_steps,
         )
-        H = affine + mesh.gradient(sol.value * mesh.mask)
-        sigma = stress(masks, C, H, prestress)
-        axes = (0, *range(3, H.ndim))
-        Hm, Sm = jnp.mean(H, axis=axes), jnp.mean(sigma, axis=axes)
-        power = jnp.mean(jnp.sum(H * sigma, axis=(1, 2)))
-        macro = jnp.sum(Hm * Sm)
+        Hm, Sm, power, HH, SS = _averages(
+            mesh, masks, C, E, prestress, nodes.restrict(sol.value), A
+        )
         # Normalised by the Cauchy-Schwarz bound of <sigma : grad u>, which stays finite
         # where the macroscopic power vanishes (a thermal prestress at zero mean strain).
-        scale = jnp.sqrt(
-            jnp.mean(jnp.sum(H * H, axis=(1, 2))) * jnp.mean(jnp.sum(sigma**2, axis=(1, 2)))
-        )
+        scale = jnp.sqrt(jnp.maximum(HH, 0.0) * jnp.maximum(SS, 0.0))
+        macro = jnp.sum(Hm * Sm)
         residual = jnp.where(
             scale > 0, jnp.abs(power - macro) / jnp.where(scale > 0, scale, 1.0), 0.0
         )
         return Hm, Sm, residual, sol.stats["num_steps"], sol.result == lx.RESULTS.successful
 
-    return jax.jit(jax.vmap(one, in_axes=(None, None, 0, 0, None, None, None)))
+    return jax.jit(jax.vmap(one, in_axes=(None, None, None, None, 0, 0, None, None, None)))
 
 
 def solve_cases(microstructure, bc, C, E, load, prestress, *, tol, max_steps, what):
@@ -159,7 +212,7 @@ def solve_cases(microstructure, bc, C, E, load, prestress, *, tol, max_steps, wh
     run = program(phases.shape, bc, m)
     masks = jnp.stack([jnp.asarray(phases == p, dtype=float) for p in range(count)])
     Hm, Sm, residual, steps, converged = run(
-        masks, C, E, load, prestress, jnp.asarray(tol), jnp.asarray(max_steps)
+        masks, C, *factor_moduli(C), E, load, prestress, jnp.asarray(tol), jnp.asarray(max_steps)
     )
     if not is_traced(converged) and not np.all(np.asarray(converged)):
         raise SolverError(
