@@ -94,6 +94,18 @@ to absorb float-literal residues (`5.55e-17*q`) in entries that are otherwise ze
 fully, one large entry would let an order-one violation elsewhere pass as round-off."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _Arrays:
+    """What the judges read of a block whose operators were given as arrays."""
+
+    input_names: tuple[str, ...]
+    param_names: tuple[str, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return len(self.input_names)
+
+
 def _ratio(residual, terms, scale):
     denom = terms + SCALE_WEIGHT * scale
     return np.where(denom > 0, np.abs(residual) / np.where(denom > 0, denom, 1.0), 0.0)
@@ -108,7 +120,33 @@ class SampledChecks:
     ):
         self.block, self.region, self.rtol = block, region, rtol
         self.ys, self.ps = region.sample(samples, seed)
+        self.searchable = True
+        self.describe_state = None
         self._evaluate()
+
+    @classmethod
+    def from_arrays(
+        cls, names, ys, L, M, gE, gS, *, rtol: float, describe=None
+    ) -> SampledChecks:
+        """The same judges on operators a model kind assembled itself (`L`, `M` `(k, n, n)`,
+        the gradients `(k, n)` at the states `ys` `(k, n)`; e.g. a nested multiscale model,
+        which has no symbolic operator block): no PSD search, no Jacobi. `describe(y)`, if
+        given, words a counterexample state compactly (name -> value) instead of listing
+        all `n` variables."""
+        self = cls.__new__(cls)
+        self.block = _Arrays(tuple(names))
+        self.region = None
+        self.rtol = rtol
+        self.ys = np.asarray(ys)
+        self.ps = np.zeros((self.ys.shape[0], 0))
+        self.L, self.M, self.gE, self.gS = (np.asarray(a) for a in (L, M, gE, gS))
+        count = self.ys.shape[0]
+        self.finite = np.logical_and.reduce(
+            [np.isfinite(a).reshape(count, -1).all(axis=1) for a in (self.L, self.M, self.gE, self.gS)]
+        )
+        self.searchable = False
+        self.describe_state = describe
+        return self
 
     def _evaluate(self) -> None:
         ops = self.block.operators
@@ -124,6 +162,8 @@ class SampledChecks:
     # -- helpers -----------------------------------------------------------------------------
     def _counterexample(self, k: int, points=None) -> dict[str, float]:
         ys, ps = (self.ys, self.ps) if points is None else points
+        if self.describe_state is not None:
+            return self.describe_state(ys[k])
         out = {name: float(v) for name, v in zip(self.block.input_names, ys[k])}
         out.update({name: float(v) for name, v in zip(self.block.param_names, ps[k])})
         return out
@@ -204,9 +244,11 @@ class SampledChecks:
         # Search only when the samples found no violation (a found one is reported as is).
         lam, _, scale = _eigen(M, finite)
         violated = bool(np.any((scale > 0) & (-lam > self.rtol)))
-        small = self.block.n <= SEARCH_MAX_VARIABLES
+        small = self.searchable and self.block.n <= SEARCH_MAX_VARIABLES
         found = None if violated or not small else _search_psd(self)
-        if not small:
+        if not self.searchable:
+            extra = " (assembled operators; no search)"
+        elif not small:
             extra = f" (no search: {self.block.n} variables > {SEARCH_MAX_VARIABLES})"
         if found is not None:
             f_ys, f_ps, f_M = found
