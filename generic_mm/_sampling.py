@@ -125,9 +125,7 @@ class SampledChecks:
         self._evaluate()
 
     @classmethod
-    def from_arrays(
-        cls, names, ys, L, M, gE, gS, *, rtol: float, describe=None
-    ) -> SampledChecks:
+    def from_arrays(cls, names, ys, L, M, gE, gS, *, rtol: float, describe=None) -> SampledChecks:
         """The same judges on operators a model kind assembled itself (`L`, `M` `(k, n, n)`,
         the gradients `(k, n)` at the states `ys` `(k, n)`; e.g. a nested multiscale model,
         which has no symbolic operator block): no PSD search, no Jacobi. `describe(y)`, if
@@ -142,7 +140,10 @@ class SampledChecks:
         self.L, self.M, self.gE, self.gS = (np.asarray(a) for a in (L, M, gE, gS))
         count = self.ys.shape[0]
         self.finite = np.logical_and.reduce(
-            [np.isfinite(a).reshape(count, -1).all(axis=1) for a in (self.L, self.M, self.gE, self.gS)]
+            [
+                np.isfinite(a).reshape(count, -1).all(axis=1)
+                for a in (self.L, self.M, self.gE, self.gS)
+            ]
         )
         self.searchable = False
         self.describe_state = describe
@@ -296,6 +297,8 @@ class SampledChecks:
         return self._degeneracy("friction_degeneracy", self.M, self.gE, "M grad E")
 
     def jacobi(self) -> CheckResult:
+        if not self.searchable:
+            raise TypeError("jacobi: operators given as arrays carry no derivatives to judge it.")
         ops = self.block.operators
 
         def one(args):

@@ -49,3 +49,4 @@ from ._second_order import (
 )
 from ._size_effect import SizeEffect as SizeEffect, size_effect as size_effect
 from ._solve import Homogenized as Homogenized
+from ._voxels import Voxels as Voxels

@@ -12,10 +12,9 @@ import numpy as np
 import sympy as sp
 
 from .._errors import InputError
-from .._validate import finite_number
-from ..homogenization._effective import effective_conductivity
-from ..homogenization._microstructures import as_microstructure, volume_fractions
-from ._nested import T_SYMBOL_NAME, NestedModel, _law, _positive, _user_params
+from .._validate import finite_number, positive_number
+from ..homogenization import as_microstructure, effective_conductivity, volume_fractions
+from ._nested import T_SYMBOL_NAME, NestedModel, _law, _user_params, macro
 
 
 def nested_conduction(
@@ -28,7 +27,7 @@ def nested_conduction(
     spacing: float,
     periodic: bool | Sequence[bool] = True,
     coupling: str = "boundary",
-    temperature_range: tuple[float, float] = (1.0, 1e4),
+    temperature_range: tuple[float, float] = (1e-3, 1e4),
     params: Mapping[sp.Symbol, float] | None = None,
     name: str | None = None,
 ) -> NestedModel:
@@ -53,7 +52,7 @@ def nested_conduction(
     in a 1D macroscopic model stands for a strip one period wide).
     """
     micro = as_microstructure(micro)
-    voxel = _positive(period, "nested_conduction: period") / micro.shape[0]
+    voxel = positive_number(period, "nested_conduction: period") / micro.shape[0]
     return NestedModel(
         micro,
         capacities,
@@ -77,7 +76,7 @@ def resolved_conduction(
     *,
     period: float,
     spacing: float,
-    temperature_range: tuple[float, float] = (1.0, 1e4),
+    temperature_range: tuple[float, float] = (1e-3, 1e4),
     params: Mapping[sp.Symbol, float] | None = None,
     name: str | None = None,
 ) -> NestedModel:
@@ -88,9 +87,9 @@ def resolved_conduction(
     [`coarse_temperature`][generic_mm.multiscale.coarse_temperature] gives its
     temperature per macroscopic cell."""
     micro = as_microstructure(micro)
-    period = _positive(period, "resolved_conduction: period")
-    spacing = _positive(spacing, "resolved_conduction: spacing")
-    shape = _macro(macro_shape, micro.ndim, "resolved_conduction")
+    period = positive_number(period, "resolved_conduction: period")
+    spacing = positive_number(spacing, "resolved_conduction: spacing")
+    shape = macro(macro_shape, micro.ndim, "resolved_conduction")
     per_cell = spacing / period
     if abs(per_cell - round(per_cell)) > 1e-9 * per_cell or round(per_cell) < 1:
         raise InputError(
@@ -146,12 +145,13 @@ def hierarchical_conduction(
     """
     micro = as_microstructure(micro)
     d = micro.ndim
-    shape = _macro(macro_shape, d, "hierarchical_conduction")
-    period = _positive(period, "hierarchical_conduction: period")
+    shape = macro(macro_shape, d, "hierarchical_conduction")
+    period = positive_number(period, "hierarchical_conduction: period")
     user = _user_params(params, "hierarchical_conduction")
     fractions = volume_fractions(micro)
     caps = [
-        _positive(c, f"hierarchical_conduction: capacities[{p}]") for p, c in enumerate(capacities)
+        positive_number(c, f"hierarchical_conduction: capacities[{p}]")
+        for p, c in enumerate(capacities)
     ]
     if len(caps) != len(fractions) or len(conductivities) != len(fractions):
         raise InputError(
@@ -170,16 +170,28 @@ def hierarchical_conduction(
             "hierarchical_conduction: the conductivities depend on T: give table=(T_low, "
             "T_high, points) to tabulate the effective conductivity."
         )
+    if table is not None and not dependent:
+        raise InputError(
+            "hierarchical_conduction: table= is given but no conductivity depends on T: the "
+            "effective conductivity is computed once; drop table."
+        )
 
     def effective(temperature: float) -> np.ndarray:
-        K = np.stack([np.asarray(law.subs(T, temperature), dtype=float) for law in laws])
-        return np.asarray(effective_conductivity(micro, K, tol=tol).tensor)
+        K = []
+        for p, law in enumerate(laws):
+            value = np.asarray(law.subs(T, temperature).evalf(), dtype=complex)
+            if not np.all(np.isfinite(value)) or np.any(np.imag(value) != 0):
+                raise InputError(
+                    f"hierarchical_conduction: conductivities[{p}] is not real and finite at "
+                    f"T = {temperature:g}, a node of the table; narrow the table's range."
+                )
+            K.append(np.real(value))
+        return np.asarray(effective_conductivity(micro, np.stack(K), tol=tol).tensor)
 
     if not dependent:
-        nodes = np.zeros(0)
-        values = effective(1.0)[None]
-        law: Any = sp.ImmutableMatrix(values[0])
-        temperature_range = (1.0, 1e4)
+        nodes = values = np.zeros(0)
+        law: Any = sp.ImmutableMatrix(effective(1.0))
+        temperature_range = (1e-3, 1e4)
     else:
         assert table is not None
         lo, hi, count = _table(table)
@@ -197,7 +209,7 @@ def hierarchical_conduction(
         temperature_range = (lo, hi)
     D = len(shape)
     transverse = math.prod(period / micro.shape[0] * n for n in micro.shape[D:])
-    model = NestedModel(
+    return NestedModel(
         np.zeros((1,) * d, dtype=np.int32),
         [C_bar],
         [law],
@@ -208,18 +220,22 @@ def hierarchical_conduction(
         coupling="volume",
         temperature_range=temperature_range,
         name=name or f"hierarchical ({'x'.join(map(str, shape))} cells)",
+        table=(nodes, values) if dependent else None,
     )
-    object.__setattr__(model, "table_temperatures", nodes)
-    object.__setattr__(model, "table_values", values)
-    return model
 
 
 def coarse_temperature(model: NestedModel, y: Any, macro_shape: Sequence[int]) -> np.ndarray:
     """The capacity-weighted mean temperature over each of `macro_shape` equal blocks of a
     resolved model's domain (its energy over its heat capacity per block), for states `y`
     `(..., n)`: what the concurrent and hierarchical models' `macro_temperature` gives."""
-    shape = _macro(macro_shape, model.dim, "coarse_temperature")
+    shape = macro(macro_shape, model.dim, "coarse_temperature")
     D = len(shape)
+    if model.macro_shape != (1,) * D:
+        raise InputError(
+            "coarse_temperature: expected a resolved model (one cell holding the whole "
+            f"domain, from resolved_conduction), got {model.macro_shape} cells; a nested "
+            "model's cell temperatures are model.macro_temperature(y)."
+        )
     T = np.asarray(model.temperatures(y))
     C = np.asarray(model._functions().node_capacity(model._capacity_vector()))
     nodes = model.micro.shape
@@ -237,19 +253,6 @@ def coarse_temperature(model: NestedModel, y: Any, macro_shape: Sequence[int]) -
     Cb = np.broadcast_to(C, nodes).reshape(split)
     axes = tuple(1 + 2 * a for a in range(D)) + tuple(range(2 * D, len(split)))
     return E.sum(axis=tuple(len(lead) + a for a in axes)) / Cb.sum(axis=axes)
-
-
-def _macro(macro_shape, d: int, where: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(m) for m in macro_shape)
-    except (TypeError, ValueError):
-        shape = ()
-    if len(shape) not in (1, 2) or min(shape) < 1 or len(shape) > d:
-        raise InputError(
-            f"{where}: macro_shape must have 1 or 2 positive entries (at most the RVE's {d} "
-            f"dimensions), got {macro_shape!r}."
-        )
-    return shape
 
 
 def _table(table) -> tuple[float, float, int]:

@@ -2,7 +2,7 @@ r"""`NestedModel`: a macroscopic grid whose every cell carries an RVE with its o
 
 The state is the entropy $s_{Iv}$ of every node $v$ of the RVE of every macroscopic cell $I$
 (periodic voxel finite elements, `homogenization.Voxels`); node $v$ has the lumped heat
-capacity $C_v$ of its voxels, $T_{Iv} = T_\mathrm{ref}\,e^{s_{Iv}/C_v}$, and
+capacity $C_v$ of its voxels, $T_{Iv} = e^{s_{Iv}/C_v}$ (temperature 1 at zero entropy), and
 $E = \sum C_vT_{Iv}$, $S = \sum s_{Iv}$.
 
 Conduction is one linear map $B$ from a nodal field $z$ to gradients at the Gauss points of
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,9 +45,8 @@ from .._model import AbstractModel, CompiledParts
 from .._region import ParameterSpec
 from .._report import ConsistencyReport
 from .._sampling import SampledChecks
-from .._validate import finite_number
-from ..homogenization._boundary import Periodic
-from ..homogenization._voxels import Voxels
+from .._validate import finite_number, positive_number
+from ..homogenization import Periodic, Voxels
 
 T_SYMBOL_NAME = "T"
 """Conductivity laws are SymPy expressions of the symbol named `T` (the temperature)."""
@@ -69,7 +69,8 @@ class NestedModel(AbstractModel):
     macroscopic axis), `spacing` $H$ (the macroscopic cell size), `voxel` $h$ (the RVE's
     voxel size), `coupling` (`"boundary"` or `"volume"`: where a cell's mean temperature is
     taken and where the heat its neighbours send arrives), `temperature_range` (the range the
-    checks judge), `n`.
+    checks judge), `n`; for a hierarchical model with a table, `table_temperatures` and
+    `table_values` (otherwise `None`).
 
     The state is one field `s`, of shape `macro_shape + micro.shape`: the entropy of each
     RVE node. `model.state(T)` builds it from temperatures; `model.temperatures(y)` and
@@ -92,46 +93,46 @@ class NestedModel(AbstractModel):
         voxel: float,
         periodic: bool | Sequence[bool] = True,
         coupling: str = "boundary",
-        temperature_range: tuple[float, float] = (1.0, 1e4),
+        temperature_range: tuple[float, float] = (1e-3, 1e4),
         params: Mapping[sp.Symbol, float] | None = None,
         name: str | None = None,
+        table: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         where = name or "nested model"
         micro = np.asarray(micro)
-        if micro.ndim not in (2, 3) or micro.dtype.kind not in "iu":
-            raise InputError(f"{where}: micro must be a 2D or 3D integer array of phase indices.")
+        if micro.ndim not in (2, 3) or micro.dtype.kind not in "iu" or micro.min() < 0:
+            raise InputError(
+                f"{where}: micro must be a 2D or 3D array of phase indices 0..P-1, got "
+                f"{micro.dtype} of shape {micro.shape}."
+            )
+        missing = sorted(set(range(int(micro.max()) + 1)) - set(np.unique(micro).tolist()))
+        if missing:
+            raise InputError(f"{where}: micro: phase(s) {missing} do not occur.")
         self.micro = micro.astype(np.int32)
         self.micro.flags.writeable = False
         d = micro.ndim
         count = int(micro.max()) + 1
-        try:
-            self.macro_shape = tuple(int(m) for m in macro_shape)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"{where}: macro_shape must be a tuple of positive integers, got {macro_shape!r}."
-            ) from None
+        self.macro_shape = macro(macro_shape, d, where)
         D = len(self.macro_shape)
-        if D not in (1, 2) or min(self.macro_shape) < 1 or D > d:
-            raise InputError(
-                f"{where}: macro_shape must have 1 or 2 positive entries (at most the RVE's "
-                f"{d} dimensions), got {macro_shape!r}."
-            )
         flags = (periodic,) * D if isinstance(periodic, bool) else tuple(periodic)
         if len(flags) != D or not all(isinstance(f, bool) for f in flags):
             raise InputError(f"{where}: periodic must be a bool or {D} bools, got {periodic!r}.")
         self.periodic = flags
-        self.spacing = _positive(spacing, f"{where}: spacing")
-        self.voxel = _positive(voxel, f"{where}: voxel")
+        self.spacing = positive_number(spacing, f"{where}: spacing")
+        self.voxel = positive_number(voxel, f"{where}: voxel")
         if coupling not in ("boundary", "volume"):
             raise InputError(f"{where}: coupling must be 'boundary' or 'volume', got {coupling!r}.")
         self.coupling = coupling
-        lo, hi = (_positive(t, f"{where}: temperature_range") for t in temperature_range)
-        if not lo < hi:
+        try:
+            lo, hi = (positive_number(t, f"{where}: temperature_range") for t in temperature_range)
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: temperature_range must be (low, high).") from None
+        if not lo < hi or lo < 1e-30 or hi > 1e30:
             raise InputError(
                 f"{where}: temperature_range must be (low, high), got {temperature_range!r}."
             )
         self.temperature_range = (lo, hi)
-        caps = [_positive(c, f"{where}: capacities[{p}]") for p, c in enumerate(capacities)]
+        caps = [positive_number(c, f"{where}: capacities[{p}]") for p, c in enumerate(capacities)]
         if len(caps) != count or len(conductivities) != count:
             raise InputError(
                 f"{where}: the microstructure has {count} phases; give one capacity and one "
@@ -144,6 +145,7 @@ class NestedModel(AbstractModel):
         )
         self.capacity_symbols = tuple(sp.Symbol(f"C{p}", positive=True) for p in range(count))
         self.capacity_values = tuple(caps)
+        self.table_temperatures, self.table_values = table if table is not None else (None, None)
         self.name = name or f"nested conduction ({'x'.join(map(str, self.macro_shape))} cells)"
         self._freeze()
 
@@ -185,8 +187,10 @@ class NestedModel(AbstractModel):
             s.name: ParameterSpec(s, np.asarray(v), None)
             for s, v in zip(self.capacity_symbols, self.capacity_values, strict=True)
         }
+        # The laws were checked at these values only: another value could make K(T) negative
+        # where nobody checked it. Pinned (refused by simulate): build a new model instead.
         out.update(
-            {s.name: ParameterSpec(s, np.asarray(v), None) for s, v in self.user_params.items()}
+            {s.name: ParameterSpec(s, np.asarray(v), (v, v)) for s, v in self.user_params.items()}
         )
         return out
 
@@ -213,8 +217,13 @@ class NestedModel(AbstractModel):
                 f"{self.name}: state(T): expected a number, a field of shape "
                 f"{self.macro_shape} or {shape}; got {np.shape(T)}."
             ) from None
-        if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-            raise InputError(f"{self.name}: state(T): temperatures must be finite and > 0.")
+        lo, hi = self.temperature_range
+        if not np.all(np.isfinite(arr)) or np.any(arr < lo) or np.any(arr > hi):
+            raise InputError(
+                f"{self.name}: state(T): temperatures must lie in temperature_range "
+                f"[{lo:g}, {hi:g}], where the checks judged the conductivity laws; got "
+                f"{np.nanmin(arr):g} .. {np.nanmax(arr):g}."
+            )
         C = np.asarray(self._functions().node_capacity(self._capacity_vector()))
         return (C * np.log(arr)).reshape(-1)
 
@@ -238,17 +247,24 @@ class NestedModel(AbstractModel):
         return jnp.sum(C * T, axis=axes) / jnp.sum(C)
 
 
-def _positive(value: Any, where: str) -> float:
-    v = finite_number(value, where)
-    if v <= 0:
-        raise InputError(f"{where}: must be > 0, got {value!r}.")
-    return v
+def macro(macro_shape: Any, d: int, where: str) -> tuple[int, ...]:
+    """A macroscopic grid shape: 1 or 2 positive integers, at most the RVE's dimension."""
+    try:
+        shape = tuple(int(m) for m in macro_shape)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) not in (1, 2) or min(shape) < 1 or len(shape) > d:
+        raise InputError(
+            f"{where}: macro_shape must have 1 or 2 positive entries (at most the RVE's {d} "
+            f"dimensions), got {macro_shape!r}."
+        )
+    return shape
 
 
 def _user_params(params, where: str) -> dict[sp.Symbol, float]:
     out: dict[sp.Symbol, float] = {}
     for key, value in (params or {}).items():
-        if not isinstance(key, sp.Symbol) or key.name == T_SYMBOL_NAME or key.name.startswith("C"):
+        if not isinstance(key, sp.Symbol) or re.fullmatch(f"{T_SYMBOL_NAME}|C[0-9]+", key.name):
             raise InputError(
                 f"{where}: params keys must be SymPy symbols other than T and C<p> (the "
                 f"capacities), got {key!r}."
@@ -461,7 +477,8 @@ class NestedFunctions(AbstractFunctions):
 
     def operators(self, y, p, data):
         n = y.shape[0]
-        M = jax.vmap(lambda e: self._products(y, p, e)[0], out_axes=1)(jnp.eye(n))
+        # Columns in batches: a vmap over all n would hold n copies of every intermediate.
+        M = jax.lax.map(lambda e: self._products(y, p, e)[0], jnp.eye(n), batch_size=32).T
         gE, gS = self.gradients(y, p, data)
         return jnp.zeros((n, n)), M, gE, gS
 
@@ -482,7 +499,7 @@ class NestedFunctions(AbstractFunctions):
 
 def assembled_checks(functions: NestedFunctions, ys: np.ndarray, p, rtol: float) -> SampledChecks:
     """The core's sampled judges on operators assembled at the states `ys` `(k, n)`."""
-    ops = jax.jit(jax.vmap(lambda y: functions.operators(y, p, {})))
+    ops = jax.jit(lambda ys: jax.lax.map(lambda y: functions.operators(y, p, {}), ys))
     L, M, gE, gS = (np.asarray(a) for a in ops(jnp.asarray(ys)))
     names = tuple(f"s{idx}" for idx in np.ndindex(*functions.model.field_shape))
     return SampledChecks.from_arrays(

@@ -14,10 +14,9 @@ import numpy as np
 from .._errors import InputError
 from .._simulate import simulate
 from .._validate import finite_number
-from ..composites._composite import Composite
-from ..composites._phases import Interface, Phase
-from ..homogenization._microstructures import as_microstructure, volume_fractions
-from ..structured._graph import Grid
+from ..composites import Composite, Interface, Phase
+from ..homogenization import as_microstructure, volume_fractions
+from ..structured import Grid
 from ._builders import (
     coarse_temperature,
     hierarchical_conduction,
@@ -99,6 +98,14 @@ def compare_models(
             f"compare_models: periods ({periods}) and macro_cells ({cells}) must divide one "
             "another."
         )
+    if isinstance(saves, bool) or not isinstance(saves, (int, np.integer)) or saves < 2:
+        raise InputError(f"compare_models: saves must be an integer >= 2, got {saves!r}.")
+    rtol = finite_number(rtol, "compare_models: rtol")
+    if not 0 < rtol < 1:
+        raise InputError(f"compare_models: rtol must be in (0, 1), got {rtol!r}.")
+    if exchange is not None:
+        exchange = finite_number(exchange, "compare_models: exchange")
+        _constant_scalars(conductivities)
     period = finite_number(period, "compare_models: period")
     amplitude = finite_number(amplitude, "compare_models: amplitude")
     T0 = finite_number(T0, "compare_models: T0")
@@ -125,7 +132,7 @@ def compare_models(
         raise InputError(f"compare_models: t1 must be > 0, got {t1!r}.")
     times = np.linspace(0.0, end, saves)
     solve: dict[str, Any] = dict(
-        t1=end, saveat=times, solver=diffrax.Kvaerno5(), rtol=rtol, atol=rtol * 1e-3 * T0
+        t1=end, saveat=times, solver=diffrax.Kvaerno5(), rtol=rtol, atol=rtol * 1e-3
     )
 
     def run(model, y0):
@@ -135,7 +142,8 @@ def compare_models(
         return traj, time.perf_counter() - start
 
     per_block = np.repeat(profile, periods // blocks)
-    t_res, s_res = run(res, res.state(np.repeat(per_block, micro.shape[0])[:, None]))
+    along = np.repeat(per_block, micro.shape[0]).reshape((-1,) + (1,) * (micro.ndim - 1))
+    t_res, s_res = run(res, res.state(along))
     reference = coarse_temperature(res, np.asarray(t_res.ys), (blocks,))
     fine = np.repeat(profile, cells // blocks)
     t_conc, s_conc = run(conc, conc.state(fine))
@@ -187,18 +195,33 @@ def _at(law, T: float) -> np.ndarray:
     return np.asarray(law.xreplace({s: T for s in law.free_symbols}).evalf(), dtype=float)
 
 
+def _constant_scalars(conductivities) -> list[float]:
+    """The phases' conductivities as numbers (the two-temperature model's phases are
+    isotropic and temperature-independent)."""
+    out = []
+    for p, k in enumerate(conductivities):
+        try:
+            out.append(float(k))
+        except (TypeError, ValueError):
+            raise InputError(
+                f"compare_models: the two-temperature model (exchange=) needs constant scalar "
+                f"conductivities; conductivities[{p}] is {k!r}."
+            ) from None
+    return out
+
+
 def _two_temperature(
-    micro, capacities, conductivities, cells, spacing, profile, T0, H, networks, solve
+    micro, capacities, conductivities, cells, spacing, profile, T0, exchange, networks, solve
 ):
     fractions = volume_fractions(micro)
     if len(fractions) != 2:
         raise InputError("compare_models: the two-temperature model needs exactly two phases.")
-    ks = [float(np.asarray(k, dtype=float)) for k in conductivities]
+    ks = _constant_scalars(conductivities)
     phases = [
         Phase(f"p{p}", fraction=float(f), conductivity=ks[p], heat_capacity=float(c), T0=T0)
         for p, (f, c) in enumerate(zip(fractions, capacities, strict=True))
     ]
-    composite = Composite(phases, [Interface("p0", "p1", h_av=H)], name="two-temperature")
+    composite = Composite(phases, [Interface("p0", "p1", h_av=exchange)], name="two-temperature")
     grid = Grid((cells,), periodic=True, spacing=spacing)
     K = None if networks is None else {f"p{p}": float(k) for p, k in enumerate(networks)}
     model = composite.structured(grid, conductivities=K)
