@@ -114,7 +114,7 @@ def _states(model: NestedModel, options: CheckOptions) -> np.ndarray:
     rough = np.exp(rng.uniform(lo, hi, (count - count // 2, *shape)))
     cells = rng.uniform(lo, hi, (count // 2, *model.macro_shape) + (1,) * model.dim)
     smooth = np.exp(cells) * (1 + 1e-3 * rng.standard_normal((count // 2, *shape)))
-    T = np.concatenate([rough, smooth]).reshape(count, n)
+    T = np.clip(np.concatenate([rough, smooth]), *model.temperature_range).reshape(count, n)
     return np.stack([model.state(t.reshape(shape)) for t in T])
 
 
