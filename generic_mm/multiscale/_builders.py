@@ -29,6 +29,7 @@ def nested_conduction(
     coupling: str = "boundary",
     temperature_range: tuple[float, float] = (1e-3, 1e4),
     params: Mapping[sp.Symbol, float] | None = None,
+    reference_temperature: float | None = None,
     name: str | None = None,
 ) -> NestedModel:
     r"""The concurrent model: a macroscopic grid of `macro_shape` cells of size `spacing`,
@@ -46,12 +47,16 @@ def nested_conduction(
         its neighbours arrives: `"boundary"` (the RVE's nodes on the faces across which the
         macroscopic gradient acts: heat enters through the cell boundary, as in the
         resolved body) or `"volume"` (every node alike).
-    - `temperature_range`: the range the checks judge every conductivity law over.
+    - `temperature_range`: the range the checks judge every conductivity law over (and
+        where `model.state` accepts temperatures).
+    - `reference_temperature`: where the RVE's correctors for the face term are computed
+        (default: the geometric mean of the range); only T-dependent laws feel it.
 
     Macroscopic axis $a$ is the RVE's axis $a$; further RVE axes are transverse (a 2D RVE
     in a 1D macroscopic model stands for a strip one period wide).
     """
     micro = as_microstructure(micro)
+    shape = macro(macro_shape, micro.ndim, "nested_conduction")
     voxel = positive_number(period, "nested_conduction: period") / micro.shape[0]
     return NestedModel(
         micro,
@@ -64,7 +69,8 @@ def nested_conduction(
         coupling=coupling,
         temperature_range=temperature_range,
         params=params,
-        name=name or f"concurrent ({'x'.join(map(str, macro_shape))} cells)",
+        reference_temperature=reference_temperature,
+        name=name or f"concurrent ({'x'.join(map(str, shape))} cells)",
     )
 
 

@@ -33,7 +33,7 @@ SCAN_POINTS = 65536
 def check_nested(model: NestedModel, options: CheckOptions) -> ConsistencyReport:
     instance = _instance(model)
     fn = instance._functions()
-    p = dict(instance.compile_parts().params)
+    p = instance.parameter_values()
     ys = _states(instance, options)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         judged = assembled_checks(fn, ys, p, options.rtol)
@@ -98,6 +98,7 @@ def _instance(model: NestedModel) -> NestedModel:
             temperature_range=model.temperature_range,
             params=model.user_params,
             name=model.name,
+            reference_temperature=model.reference_temperature,
         ),
     )
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import lineax as lx
 import numpy as np
 import sympy as sp
 
@@ -97,6 +98,7 @@ class NestedModel(AbstractModel):
         params: Mapping[sp.Symbol, float] | None = None,
         name: str | None = None,
         table: tuple[np.ndarray, np.ndarray] | None = None,
+        reference_temperature: float | None = None,
     ):
         where = name or "nested model"
         micro = np.asarray(micro)
@@ -132,6 +134,16 @@ class NestedModel(AbstractModel):
                 f"{where}: temperature_range must be (low, high), got {temperature_range!r}."
             )
         self.temperature_range = (lo, hi)
+        if reference_temperature is None:
+            reference_temperature = math.sqrt(lo * hi)
+        self.reference_temperature = positive_number(
+            reference_temperature, f"{where}: reference_temperature"
+        )
+        if not lo <= self.reference_temperature <= hi:
+            raise InputError(
+                f"{where}: reference_temperature {reference_temperature!r} must lie in "
+                f"temperature_range {self.temperature_range}."
+            )
         caps = [positive_number(c, f"{where}: capacities[{p}]") for p, c in enumerate(capacities)]
         if len(caps) != count or len(conductivities) != count:
             raise InputError(
@@ -173,14 +185,18 @@ class NestedModel(AbstractModel):
         return self.cached("functions", lambda: NestedFunctions(self))
 
     # -- AbstractModel ----------------------------------------------------------------------
-    def compile_parts(self) -> CompiledParts:
-        fn = self._functions()
+    def parameter_values(self) -> dict[str, jax.Array]:
+        """Name -> value of every parameter (capacities `C<p>`, then the laws' `params`)."""
         params = {
             s.name: jnp.asarray(v, dtype=float)
             for s, v in zip(self.capacity_symbols, self.capacity_values, strict=True)
         }
         params.update({s.name: jnp.asarray(v, dtype=float) for s, v in self.user_params.items()})
-        return CompiledParts(params, {}, fn.layout, fn)
+        return params
+
+    def compile_parts(self) -> CompiledParts:
+        fn = self._functions()
+        return CompiledParts(self.parameter_values(), {}, fn.layout, fn)
 
     def parameter_specs(self) -> Mapping[str, ParameterSpec]:
         out = {
@@ -251,6 +267,8 @@ def macro(macro_shape: Any, d: int, where: str) -> tuple[int, ...]:
     """A macroscopic grid shape: 1 or 2 positive integers, at most the RVE's dimension."""
     try:
         shape = tuple(int(m) for m in macro_shape)
+        if any(m != s or isinstance(m, bool) for m, s in zip(macro_shape, shape, strict=True)):
+            shape = ()
     except (TypeError, ValueError):
         shape = ()
     if len(shape) not in (1, 2) or min(shape) < 1 or len(shape) > d:
@@ -343,6 +361,7 @@ class NestedFunctions(AbstractFunctions):
             sorted(model.user_params, key=lambda s: s.name)
         )
         self.laws = [Program([self.T], self.param_symbols, [law]) for law in model.laws]
+        self.correctors = self._correctors(model)
 
     @property
     def process_names(self) -> tuple[str, ...]:
@@ -395,13 +414,57 @@ class NestedFunctions(AbstractFunctions):
             out.append(jnp.stack(comps, axis=-1))
         return jnp.stack(out)
 
+    def _correctors(self, model: NestedModel) -> jax.Array:
+        r"""$\nabla\chi_a$ `(Q, d, D, *voxels)`: the periodic correctors of the RVE for unit
+        macroscopic gradients along the macroscopic axes, with every phase's $K$ at the
+        reference temperature (one preconditioned CG solve each)."""
+        mesh, d, D = self.mesh, model.dim, len(model.macro_shape)
+        Q, shape = mesh.G.shape[0], model.micro.shape
+        T_ref = jnp.asarray([model.reference_temperature])
+        pv = self._pvec(model.parameter_values())
+        K = jnp.stack([law(T_ref, pv)[0] for law in self.laws])  # (P, d, d)
+        # Any corrector keeps the model consistent (the face term stays a square); the
+        # symmetric part keeps CG applicable to a law the checks will refuse as unsymmetric.
+        K = 0.5 * (K + jnp.swapaxes(K, 1, 2))
+        field = jnp.einsum("p...,pij->ij...", jnp.asarray(self.masks), K)
+
+        def flux(H):  # (Q, 1, d, *voxels)
+            return jnp.einsum("ij...,qmj...->qmi...", field, H)
+
+        struct = jax.ShapeDtypeStruct((1, *shape), jnp.float64)
+        tag = lx.positive_semidefinite_tag
+        A = lx.FunctionLinearOperator(lambda u: mesh.forces(flux(mesh.gradient(u))), struct, tag)
+        pre = lx.FunctionLinearOperator(mesh.precondition, struct, tag)
+        scale = jnp.max(jnp.abs(K))
+        out = []
+        for a in range(D):
+            E = jnp.zeros((Q, 1, d, *shape)).at[:, :, a].set(1.0)
+            rhs = -mesh.forces(flux(E))
+            solver = lx.CG(rtol=1e-10, atol=1e-13 * scale, max_steps=20 * math.prod(shape) + 100)
+            sol = lx.linear_solve(A, rhs, solver, options={"preconditioner": pre}, throw=False)
+            if sol.result != lx.RESULTS.successful:
+                raise InputError(
+                    f"{model.name}: the RVE's corrector solve did not converge at the "
+                    f"reference temperature {model.reference_temperature:g}: is every phase's "
+                    "conductivity positive definite there?"
+                )
+            out.append(mesh.gradient(sol.value)[:, 0])
+        return jnp.stack(out, axis=2)
+
     def gradients_of(self, z):
-        """$Bz$: `(combos, cells, Q, d, *voxels)` for a nodal field `z` `(cells, *nodes)`."""
-        d = self.model.dim
+        r"""$Bz$: `(combos, cells, Q, d, *voxels)` for a nodal field `z` `(cells, *nodes)`:
+        for face choice $c$, $G_c + \nabla_yz + \nabla\chi\,(G_c - \bar G)$ with $\bar G$
+        the mean over the choices (the central difference). The corrector term makes the
+        face choices cost what the RVE's effective conductivity says, so that in the
+        separated limit the scheme is the compact one with $K^\mathrm{eff}$; it vanishes
+        for a uniform field like every other term."""
+        d, D = self.model.dim, len(self.model.macro_shape)
         zbar = jnp.tensordot(z, jnp.asarray(self.mean_weights), axes=d)
-        G = self._macro_gradients(zbar)
+        G = self._macro_gradients(zbar)  # (C, cells, d)
+        delta = (G - jnp.mean(G, axis=0))[..., :D]
         g = jax.vmap(lambda u: self.mesh.gradient(u[None])[:, 0])(z) / self.model.voxel
-        return G[:, :, None, :, *([None] * d)] + g[None]
+        face = jnp.einsum("qia...,cna->cnqi...", self.correctors, delta)
+        return G[:, :, None, :, *([None] * d)] + g[None] + face
 
     def _conductance(self, T, p):
         r"""$\hat K = T_q^2K(T_q)$ at every Gauss point: `(cells, Q, d, d, *voxels)`."""
