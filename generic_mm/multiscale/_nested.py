@@ -435,7 +435,7 @@ class NestedFunctions(AbstractFunctions):
         tag = lx.positive_semidefinite_tag
         A = lx.FunctionLinearOperator(lambda u: mesh.forces(flux(mesh.gradient(u))), struct, tag)
         pre = lx.FunctionLinearOperator(mesh.precondition, struct, tag)
-        scale = jnp.max(jnp.abs(K))
+        scale = float(jnp.max(jnp.abs(K)))
         out = []
         for a in range(D):
             E = jnp.zeros((Q, 1, d, *shape)).at[:, :, a].set(1.0)

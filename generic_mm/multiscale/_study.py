@@ -71,6 +71,8 @@ def compare_models(
     exchange: float | None = None,
     networks: Sequence[float] | None = None,
     rtol: float = 1e-5,
+    check: bool = True,
+    repeat: bool = True,
 ) -> Comparison:
     r"""A periodic macroscopic ring one wavelength $L$ = `periods * period` long, starting
     from $T_0 + A\cos(2\pi x/L)$ (uniform over blocks of `min(periods, macro_cells)`),
@@ -88,6 +90,9 @@ def compare_models(
     hierarchical model's mode. Conductivities that depend on `T` need `table` for the
     hierarchical model (see
     [`hierarchical_conduction`][generic_mm.multiscale.hierarchical_conduction]).
+    `check=False` skips the models' consistency checks; `repeat=False` times the first
+    simulation of each model, compilation included, instead of a second one (both only to
+    save time: a tutorial's small run).
     """
     micro = as_microstructure(micro)
     periods = _count(periods, "periods")
@@ -135,10 +140,12 @@ def compare_models(
         t1=end, saveat=times, solver=diffrax.Kvaerno5(), rtol=rtol, atol=rtol * 1e-3
     )
 
-    def run(model, y0):
-        simulate(model, y0, **solve)  # checks and compiles (cached)
+    def run(model, y0, tighter: float = 1.0):
+        options = dict(solve, rtol=solve["rtol"] * tighter, atol=solve["atol"] * tighter)
+        if repeat:
+            simulate(model, y0, check=check, **options)  # checks and compiles (cached)
         start = time.perf_counter()
-        traj = simulate(model, y0, **solve)
+        traj = simulate(model, y0, check=check, **options)
         return traj, time.perf_counter() - start
 
     per_block = np.repeat(profile, periods // blocks)
@@ -161,7 +168,7 @@ def compare_models(
         seconds["table"] = table_s
     if exchange is not None:
         T2, seconds["two-temperature"] = _two_temperature(
-            micro, capacities, conductivities, cells, H, fine, T0, exchange, networks, solve
+            micro, capacities, conductivities, cells, H, fine, T0, exchange, networks, run
         )
         models["two-temperature"] = coarse(T2)
     scale = np.linalg.norm(reference[0] - reference[0].mean())
@@ -211,7 +218,7 @@ def _constant_scalars(conductivities) -> list[float]:
 
 
 def _two_temperature(
-    micro, capacities, conductivities, cells, spacing, profile, T0, exchange, networks, solve
+    micro, capacities, conductivities, cells, spacing, profile, T0, exchange, networks, run
 ):
     fractions = volume_fractions(micro)
     if len(fractions) != 2:
@@ -227,11 +234,7 @@ def _two_temperature(
     model = composite.structured(grid, conductivities=K)
     y0 = composite.field_state(grid, {"p0": profile, "p1": profile})
     # The structured model's energy drifts at the solver's tolerance: ten times tighter.
-    solve = dict(solve, rtol=solve["rtol"] / 10, atol=solve["atol"] / 10)
-    simulate(model, y0, **solve)
-    start = time.perf_counter()
-    traj = simulate(model, y0, **solve)
-    seconds = time.perf_counter() - start
+    traj, seconds = run(model, y0, tighter=0.1)
     T = {p: np.asarray(traj.grad_energy[f"S_p{p}"]) for p in (0, 1)}
     weights = [f * c for f, c in zip(fractions, capacities, strict=True)]
     return (weights[0] * T[0] + weights[1] * T[1]) / sum(weights), seconds
