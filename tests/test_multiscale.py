@@ -181,6 +181,15 @@ def test_input_errors_name_the_argument():
         )
     with pytest.raises(gm.InputError, match="one capacity and one conductivity per phase"):
         ms.nested_conduction(MICRO, [1.0], [1.0, 2.0], (3,), period=1.0, spacing=1.0)
+    with pytest.raises(gm.InputError, match="must be sequences"):
+        ms.nested_conduction(MICRO, 1.0, [1.0, 2.0], (3,), period=1.0, spacing=1.0)
+    with pytest.raises(gm.InputError, match="macro_shape"):
+        ms.nested_conduction(MICRO, [1.0, 3.0], [1.0, 2.0], (3.5,), period=1.0, spacing=1.0)
+    ring = ms.nested_conduction(MICRO, [1.0, 3.0], [1.0, 2.0], (3,), period=1.0, spacing=1.0)
+    with pytest.raises(gm.InputError, match="48 variables"):
+        ring.macro_temperature(np.zeros(47))
+    with pytest.raises(gm.InputError, match="finite"):
+        ring.state(np.nan)
     with pytest.raises(gm.InputError, match="coupling"):
         ms.nested_conduction(
             MICRO, [1.0, 3.0], [1.0, 2.0], (3,), period=1.0, spacing=1.0, coupling="edges"

@@ -128,7 +128,9 @@ class NestedModel(AbstractModel):
         try:
             lo, hi = (positive_number(t, f"{where}: temperature_range") for t in temperature_range)
         except (TypeError, ValueError):
-            raise InputError(f"{where}: temperature_range must be (low, high).") from None
+            raise InputError(
+                f"{where}: temperature_range must be (low, high), got {temperature_range!r}."
+            ) from None
         if not lo < hi or lo < 1e-30 or hi > 1e30:
             raise InputError(
                 f"{where}: temperature_range must be (low, high), got {temperature_range!r}."
@@ -143,6 +145,12 @@ class NestedModel(AbstractModel):
             raise InputError(
                 f"{where}: reference_temperature {reference_temperature!r} must lie in "
                 f"temperature_range {self.temperature_range}."
+            )
+        if not isinstance(capacities, Sequence | np.ndarray) or not isinstance(
+            conductivities, Sequence | np.ndarray
+        ):
+            raise InputError(
+                f"{where}: capacities and conductivities must be sequences, one entry per phase."
             )
         caps = [positive_number(c, f"{where}: capacities[{p}]") for p, c in enumerate(capacities)]
         if len(caps) != count or len(conductivities) != count:
@@ -234,11 +242,13 @@ class NestedModel(AbstractModel):
                 f"{self.macro_shape} or {shape}; got {np.shape(T)}."
             ) from None
         lo, hi = self.temperature_range
-        if not np.all(np.isfinite(arr)) or np.any(arr < lo) or np.any(arr > hi):
+        if not np.all(np.isfinite(arr)):
+            raise InputError(f"{self.name}: state(T): temperatures must be finite.")
+        if np.any(arr < lo) or np.any(arr > hi):
             raise InputError(
                 f"{self.name}: state(T): temperatures must lie in temperature_range "
                 f"[{lo:g}, {hi:g}], where the checks judged the conductivity laws; got "
-                f"{np.nanmin(arr):g} .. {np.nanmax(arr):g}."
+                f"{arr.min():g} .. {arr.max():g}."
             )
         C = np.asarray(self._functions().node_capacity(self._capacity_vector()))
         return (C * np.log(arr)).reshape(-1)
@@ -251,6 +261,11 @@ class NestedModel(AbstractModel):
         (`(..., n)`)."""
         fn = self._functions()
         y = jnp.asarray(y)
+        if y.ndim == 0 or y.shape[-1] != self.n:
+            raise InputError(
+                f"{self.name}: expected states of {self.n} variables (shape (..., {self.n})), "
+                f"got shape {y.shape}."
+            )
         C = fn.node_capacity(self._capacity_vector())
         return jnp.exp(y.reshape(y.shape[:-1] + self.field_shape) / C)
 
