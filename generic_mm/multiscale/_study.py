@@ -32,9 +32,9 @@ class Comparison:
     - `times`: the saved times; `resolved`: the resolved model's temperature per block
         `(times, blocks)`; `models`: name -> the same for each other model
         (`"concurrent"`, `"hierarchical"`, and `"two-temperature"` when asked for).
-    - `errors`: name -> $\max_t\|\bar T - \bar T_\mathrm{res}\|_2 / \|\bar T_\mathrm{res}(0)
-        - \langle\bar T_\mathrm{res}(0)\rangle\|_2$, the largest deviation from the resolved
-        cell temperatures relative to the initial disturbance.
+    - `errors`: name -> the largest 2-norm deviation, over the saved times, of its per-block
+        temperatures from the resolved ones, divided by the 2-norm of the initial
+        disturbance (the resolved temperatures at time 0 minus their mean).
     - `seconds`: name (including `"resolved"`) -> wall time of its simulation (a second
         call: compilation excluded) plus, for `"hierarchical"` with a table, the table's
         construction (`"table"` on its own).
@@ -81,7 +81,7 @@ def compare_models(
     `periods`: one RVE per period; fewer: each RVE stands for several periods; more: a
     finer macroscopic grid), all on the same voxel elements; temperatures are compared per
     block. With `exchange` ($H$, per unit volume and kelvin) also the two-temperature model
-    of [`generic_mm.composites`][] (two phases; `networks`: each phase's macroscopic
+    of `generic_mm.composites` (two phases; `networks`: each phase's macroscopic
     conductivity, default $f_pk_p$) on the macroscopic grid.
 
     The macroscopic models' decay rate carries the grid's own error, a factor
