@@ -17,7 +17,7 @@ from .._errors import InputError, SolverError
 from .._validate import finite_number, is_traced, require_finite
 from ._boundary import AbstractBoundaryCondition
 from ._microstructures import as_microstructure
-from ._voxels import Voxels
+from ._voxels import PhaseStiffness, Voxels
 
 
 class Homogenized(eqx.Module):
@@ -80,10 +80,94 @@ def stress(masks, C, H, prestress=None):
     return sum(terms[1:], terms[0])
 
 
+class SingleMatvecCG(lx.AbstractLinearSolver):
+    r"""lineax's `CG` (the same iterates, stopping test, true-residual refresh every
+    `stabilise_every` steps, step count and result), with the operator and the
+    preconditioner each traced and compiled once, not three times and twice.
+
+    `lx.CG` applies the operator before its loop ($b - Ay_0$), in each step and in the
+    periodic refresh $r = b - Ay$ (a `lax.cond` branch); every copy is compiled, and a
+    large stencil costs seconds apiece. Here the loop starts from $y_0 = 0$ and applies
+    the operator once per pass, to $p$ in a CG step or to $y$ in a refresh pass: a step
+    that is due a refresh leaves $r$ alone and the next pass recomputes it, so that pass
+    costs the operator application `lx.CG` spends inside the step (and one preconditioner
+    application more, discarded). The first pass is a refresh ($r_0 = b$). Every state
+    update is a select, so nothing is duplicated under `vmap` either. Differentiation is
+    lineax's: `init`, `transpose` and `conj` are the wrapped solver's. An initial guess
+    (`options["y0"]`) is not supported.
+
+    - `cg`: the `lx.CG` whose tolerances, norm, refresh period and step limit are used.
+    """
+
+    cg: lx.CG
+
+    def init(self, operator, options):
+        return self.cg.init(operator, options)
+
+    def transpose(self, state, options):
+        return self.cg.transpose(state, options)
+
+    def conj(self, state, options):
+        return self.cg.conj(state, options)
+
+    def assume_full_rank(self):
+        return self.cg.assume_full_rank()
+
+    def compute(self, state, vector, options):
+        operator, is_nsd = state
+        if "y0" in options:
+            raise ValueError("SingleMatvecCG starts from zero: options['y0'] is not supported.")
+        pre = options["preconditioner"]
+        cg = self.cg
+        every = cg.stabilise_every or 0
+        max_steps = 10 * vector.size if cg.max_steps is None else cg.max_steps
+        rcond = 2 * jnp.finfo(vector.dtype).eps * vector.size
+        b_scale = cg.atol + cg.rtol * jnp.abs(vector)
+
+        def dot(x, y):
+            return jnp.sum(x * y)
+
+        def cond(carry):
+            diff, y, r, _, gamma, step, _ = carry
+            y_scale = cg.atol + cg.rtol * jnp.abs(y)
+            converged = (cg.norm(r / b_scale) <= 1) & (cg.norm(diff / y_scale) <= 1)
+            return (gamma > 0) & (step < max_steps) & ~converged
+
+        def body(carry):
+            diff, y, r, p, gamma, step, refresh = carry
+            q = operator.mv(jnp.where(refresh, y, p))
+            # A CG step (used unless this pass is a refresh).
+            inner = dot(q, p)
+            alpha = jnp.where(jnp.abs(inner) > 100 * rcond * jnp.abs(gamma), gamma / inner, jnp.nan)
+            due = (every > 0) & ((step + 1) % max(every, 1) == 0)
+            # Then the new residual, preconditioned: refreshed, or by recurrence.
+            fresh = jnp.where(refresh, vector - q, r - alpha * q)
+            z = pre.mv(fresh)
+            gamma_new = dot(z, fresh)
+            advance = refresh | ~due  # a step due a refresh keeps r, p, gamma for it
+            return (
+                jnp.where(refresh, diff, alpha * p),
+                jnp.where(refresh, y, y + alpha * p),
+                jnp.where(advance, fresh, r),
+                jnp.where(advance, z + gamma_new / gamma * p, p),
+                jnp.where(advance, gamma_new, gamma),
+                jnp.where(refresh, step, step + 1),
+                ~refresh & due,
+            )
+
+        zero = jnp.zeros_like(vector)
+        start = (jnp.full_like(vector, jnp.inf), zero, vector, zero, jnp.ones(()), 0, True)
+        _, y, _, _, _, steps, _ = jax.lax.while_loop(cond, body, start)
+        result = lx.RESULTS.where(
+            steps == max_steps, lx.RESULTS.max_steps_reached, lx.RESULTS.successful
+        )
+        return (-y if is_nsd.value else y), result, {"num_steps": steps, "max_steps": max_steps}
+
+
 def conjugate_gradients(matvec, precondition, rhs, *, tol, size, max_steps):
-    """Preconditioned conjugate gradients (lineax) for the positive semidefinite cell
-    operator `matvec`; returns lineax's solution, unthrown (its `result` says whether it
-    converged).
+    """Preconditioned conjugate gradients (lineax's `CG`, as `SingleMatvecCG`) for the
+    positive semidefinite cell operator `matvec`; returns lineax's solution, unthrown (its
+    `result` says whether it converged).
 
     lineax scales the tolerance per entry (atol + rtol |b_i|): with atol = 0 an entry where
     b vanishes (a fixed node, a node away from any interface) divides by zero and the check
@@ -93,48 +177,45 @@ def conjugate_gradients(matvec, precondition, rhs, *, tol, size, max_steps):
     struct = jax.ShapeDtypeStruct(rhs.shape, rhs.dtype)
     operator = lx.FunctionLinearOperator(matvec, struct, lx.positive_semidefinite_tag)
     pre = lx.FunctionLinearOperator(precondition, struct, lx.positive_semidefinite_tag)
-    solver = lx.CG(rtol=tol, atol=tol * jax.lax.stop_gradient(size), max_steps=max_steps)
+    solver = SingleMatvecCG(
+        lx.CG(rtol=tol, atol=tol * jax.lax.stop_gradient(size), max_steps=max_steps)
+    )
     return lx.linear_solve(operator, rhs, solver, options={"preconditioner": pre}, throw=False)
 
 
-def _averages(mesh: Voxels, masks, C, E, prestress, u, A):
+def _averages(mesh: Voxels, masks, C, E, prestress, u):
     r"""`(<H>, <sigma>, <H:sigma>, <H:H>, <sigma:sigma>)` over the Gauss points of every cell,
     for the gradient $H = E + h$, $h = \nabla u$, and the stress $\sigma = C_pH -
-    \sigma^0_p$ in phase $p$, without forming Gauss-point fields.
+    \sigma^0_p$ in phase $p$, without forming Gauss-point fields or applying an operator.
 
-    Within a cell $\sigma$ is linear in $H$, so the means need each phase's mean fluctuation
-    gradient $g_p$ (from `centroid_gradient`) and, for the quadratic ones, the energies
-    $u\cdot Ku$ of element stiffnesses: of $C_p$ (the operator `A`), of unit moduli and of
-    $C_p^TC_p$. E.g. with volume fractions $f_p$ and $s_p = C_pE - \sigma^0_p$,
-    $\langle H:\sigma\rangle = \sum_p(f_pE:s_p + E:C_p:g_p + g_p:s_p) + u\cdot Au/N$
-    (exact: the Gauss rule integrates these elements exactly)."""
-    d = len(mesh.shape)
-    n = float(np.prod(mesh.shape))
-
-    def energy(K):
-        f = K(u)
-        # A stencil whose only consumer is a reduction is fused into it by XLA:CPU and then
-        # split into dozens of loops with a field in memory each (15x slower, 300 bytes per
-        # voxel). A second reduction of the same forces, their net sum (zero: the cell is
-        # free), keeps the stencil one loop; adding it times zero keeps it alive.
-        return jnp.sum(u * f) / n + 0.0 * jnp.sum(f)
-
-    cells = tuple(range(1, d + 1))
-    h = mesh.centroid_gradient(u)
-    fraction = jnp.sum(masks, axis=cells) / n
-    g = jnp.tensordot(masks, h, axes=(cells, tuple(range(2, d + 2)))) / n
-    Cg = jnp.einsum("pminj,pnj->pmi", C, g)
-    s = jnp.einsum("pminj,nj->pmi", C, E) - prestress
-    Hm = E + jnp.mean(h, axis=tuple(range(2, d + 2)))
-    Sm = jnp.einsum("p,pmi->mi", fraction, s) + jnp.sum(Cg, axis=0)
-    power = jnp.einsum("p,pmi,mi->", fraction, s, E) + jnp.sum(E * Cg) + jnp.sum(g * s) + energy(A)
-    m = C.shape[1]
-    unit = jnp.einsum("mn,ij->minj", jnp.eye(m), jnp.eye(d))[None]
-    HH = jnp.sum(E * E) + 2 * jnp.sum(E * (Hm - E))
-    HH = HH + energy(mesh.stiffness(jnp.ones((1, *mesh.shape)), unit))
-    CC = jnp.einsum("pminj,pmikl->pnjkl", C, C)
-    SS = jnp.einsum("p,pmi->", fraction, s * s) + 2 * jnp.sum(s * Cg)
-    SS = SS + energy(mesh.stiffness(masks, CC))
+    Within a cell $h$ is linear in the corner values $u_e$, so every mean is a contraction
+    of each phase's moments of the corner values, its volume fraction $f_p$, $S_p =
+    \sum_{e\in p}u_e/N$ and $M_p = \sum_{e\in p}u_eu_e^T/N$ (`Voxels.moments`), with
+    small matrices: the mean shape-function gradient for the linear means (the mean
+    fluctuation gradient $g_p$ of phase $p$), element stiffnesses $K$ for the quadratic
+    ones ($\sum_e u_e^TK_{p(e)}u_e/N = \sum_pK_p:M_p$, of $C_p$, unit moduli and
+    $C_p^TC_p$). E.g. with $s_p = C_pE - \sigma^0_p$, $\langle H:\sigma\rangle =
+    \sum_p(f_pE:s_p + E:C_p:g_p + g_p:s_p + K_p:M_p)$ (exact: the Gauss rule integrates
+    these elements exactly); $\langle H\rangle = E + \sum_pg_p$, as `masks` indicate the
+    phases of a partition of the cells. The small contractions are broadcasts and sums,
+    not `einsum`: XLA:CPU compiles each dot or reduction as a kernel of its own."""
+    d, P, m = len(mesh.shape), C.shape[0], C.shape[1]
+    moments = mesh.moments(masks, u)
+    k = moments.shape[-1] - 1
+    fraction, first, second = moments[:, k, k], moments[:, k, :k], moments[:, :k, :k]
+    mean = np.asarray(mesh.G).mean(axis=0)  # (d, 2^d): the centroid gradient
+    g = jnp.sum(mean * first.reshape(P, m, 1, -1), axis=-1)  # (P, m, d)
+    total = jnp.sum(first, axis=0).reshape(m, 1, -1)
+    Cg = jnp.sum(C * g[:, None, None], axis=(3, 4))
+    s = jnp.sum(C * E, axis=(3, 4)) - prestress
+    unit = np.einsum("mn,ij->minj", np.eye(m), np.eye(d))
+    CC = jnp.sum(C[..., None, None] * C[:, :, :, None, None], axis=(1, 2))
+    K = mesh.element_matrices(jnp.concatenate([C, CC, unit[None]])).reshape(2 * P + 1, k, k)
+    Hm = E + jnp.sum(mean * total, axis=-1)
+    Sm = jnp.sum(fraction[:, None, None] * s + Cg, axis=0)
+    power = jnp.sum(fraction[:, None, None] * s * E + E * Cg + g * s) + jnp.sum(K[:P] * second)
+    HH = jnp.sum(E * E) + 2 * jnp.sum(E * (Hm - E)) + jnp.sum(K[-1] * second)
+    SS = jnp.sum(fraction[:, None, None] * s * s + 2 * s * Cg) + jnp.sum(K[P:-1] * second)
     return Hm, Sm, power, HH, SS
 
 
@@ -153,6 +234,13 @@ def factor_moduli(C):
         if R < P:
             return jnp.asarray(U[:, :R] * sv[:R]), jnp.asarray(Vt[:R].reshape(R, *C.shape[1:]))
     return jnp.eye(P), jnp.asarray(C)
+
+
+@jax.jit
+def _apply(A: PhaseStiffness, u: Array) -> Array:
+    """`A` on the free nodes. Jitted: lineax re-traces its operator several times (closure
+    conversion, shapes, batching); a jitted call is one cached equation each time."""
+    return A.nodes.restrict(A(A.nodes.restrict(u)))
 
 
 @functools.lru_cache(maxsize=32)
@@ -175,16 +263,14 @@ def program(shape: tuple[int, ...], bc: AbstractBoundaryCondition, m: int):
         present = jnp.any(masks > 0, axis=tuple(range(1, len(shape) + 1)))
         size = jnp.max(jnp.where(present, jnp.max(jnp.abs(s0), axis=(1, 2)), 0.0))
         sol = conjugate_gradients(
-            lambda u: nodes.restrict(A(nodes.restrict(u))),
+            functools.partial(_apply, A),
             lambda r: nodes.restrict(nodes.precondition(r)),
             rhs,
             tol=tol,
             size=size + jnp.max(jnp.abs(load)),
             max_steps=max_steps,
         )
-        Hm, Sm, power, HH, SS = _averages(
-            mesh, masks, C, E, prestress, nodes.restrict(sol.value), A
-        )
+        Hm, Sm, power, HH, SS = _averages(mesh, masks, C, E, prestress, nodes.restrict(sol.value))
         # Normalised by the Cauchy-Schwarz bound of <sigma : grad u>, which stays finite
         # where the macroscopic power vanishes (a thermal prestress at zero mean strain).
         scale = jnp.sqrt(jnp.maximum(HH, 0.0) * jnp.maximum(SS, 0.0))

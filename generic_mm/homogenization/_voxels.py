@@ -11,7 +11,9 @@ element stiffness $K_p = w\sum_q G_q^T C_p G_q$ (exact for these elements) is fo
 and the node force at $x$ sums, over the $2^d$ cells $x - c_a$ that share the node, row $a$
 of $K_{p}$ applied to that cell's corner values, weighted by the cell's phase indicator.
 Every value is read from one padded copy of the field (periodic images or zeros), so XLA
-fuses the whole sum into one loop over the nodes, with no gathered copies in memory.
+fuses the sum into one loop over the nodes per component of the field, with no gathered
+copies in memory. The cell averages come from each phase's moments of the corner values
+(`Voxels.moments`) and the same element matrices, again without Gauss-point fields.
 
 The boundary condition on the fluctuation $\tilde u$ of $u = Ex + \tilde u$ chooses the
 nodes (an `AbstractNodes`): periodic nodes that wrap, or the nodes of an open box with
@@ -28,6 +30,7 @@ import itertools
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
@@ -260,7 +263,12 @@ class Voxels:
         r"""Per-phase element stiffness $K_p = w\sum_q G_q^T C_p G_q$ `(P, m, 2^d, m, 2^d)`
         (rows: component and corner of the force; columns: of the field) from `C`
         `(P, m, d, m, d)`: what `forces(stress(gradient(u)))` does to one cell of phase $p$."""
-        return self.weight * jnp.einsum("qka,pikjl,qlb->piajb", self.G, C, self.G)
+        # W_klab = w sum_q G_qka G_qlb is a constant; the contraction with C is a broadcast
+        # and a sum (no dot: XLA compiles each dot apart, and this runs once per solve).
+        G = np.asarray(self.G)
+        W = self.weight * np.einsum("qka,qlb->abkl", G, G)
+        Ct = jnp.swapaxes(C, 2, 3)[:, :, None, :, None]  # (P, m, 1, m, 1, d, d)
+        return jnp.sum(Ct * W[:, None, :], axis=(-2, -1))
 
     def stiffness(self, masks: Array, C: Array) -> PhaseStiffness:
         """The cell operator `u -> forces(stress(masks, C, gradient(u)))` of phase indicators
@@ -280,6 +288,31 @@ class Voxels:
             [sum(float(mean[i, a]) * v for a, v in enumerate(corners)) for i in range(self.d)],
             axis=-self.d - 1,
         )
+
+    def moments(self, masks: Array, u: Array) -> Array:
+        r"""Each phase's moments of the corner values $u_e$ (`m 2^d` numbers) of the cells,
+        `(P, k, k)` with $k = m2^d + 1$: $\sum_e\chi_p(e)v_ev_e^T/N$, $v_e = (u_e, 1)$, i.e.
+        the volume fraction (last entry), the sum of the corner values over the phase's
+        cells (last row) and their second moments (the rest), all per cell of the grid, from
+        phase indicators `masks` `(P, *shape)` and a node field `u` `(m, *nodes)`. One slab
+        of cells along the first axis at a time (a `scan` of small dots): the gathered
+        corner values never fill memory."""
+        P, m, d = masks.shape[0], u.shape[0], self.d
+        padded = self.nodes.pad(u)
+        rest = self.shape[1:]
+
+        def slab(total, i):
+            layer = jax.lax.dynamic_slice_in_dim(padded, i + 1, 2, axis=1)  # nodes i, i + 1
+            corners = [_window(layer[:, c[0]], c[1:], rest).reshape(m, -1) for c in self.corners]
+            v = jnp.stack(corners, axis=1).reshape(m * 2**d, -1)
+            v = jnp.concatenate([v, jnp.ones((1, v.shape[1]), v.dtype)])
+            chi = jax.lax.dynamic_index_in_dim(masks, i, axis=1, keepdims=False).reshape(P, 1, -1)
+            return total + jax.lax.dot_general(chi * v, v, (((2,), (1,)), ((), ()))), None
+
+        k = m * 2**d + 1
+        zero = jnp.zeros((P, k, k), jnp.result_type(masks, u))
+        total, _ = jax.lax.scan(slab, zero, jnp.arange(self.shape[0]))
+        return total / math.prod(self.shape)
 
     def phase_forces(self, masks: Array, stresses: Array) -> Array:
         r"""Node forces `(m, *nodes)` of a stress that is uniform in each phase, `stresses`
@@ -302,9 +335,10 @@ class PhaseStiffness(eqx.Module):
     $e$ is $\sum_r\chi_r(e)K_r$. The force at node $x$ sums, over the $2^d$ cells
     $x - c_a$ that share it, $\chi_r$ of that cell times row $a$ of $K_r$ applied to the
     cell's corner values $u(x - c_a + c_b)$. Every term is a slice of one padded copy of
-    `u` and of the coefficients, so XLA fuses the sum into a single loop over the nodes:
-    no gathered corner copies or Gauss-point arrays are formed. It costs $R(m2^d)^2$
-    multiply-adds per node.
+    `u` and of the coefficients, so XLA fuses the sum into one loop over the nodes per
+    component $j$ of `u` (a `fori_loop` over $j$): no gathered corner copies or
+    Gauss-point arrays are formed. It costs $R(m2^d)^2$ multiply-adds per node; its graph,
+    which sets the compile time, has $R4^d$ terms.
 
     - `nodes`: the nodes (`AbstractNodes`): padding and layout.
     - `corners`: the cell corners $c_a$, in the order of the matrices' corner axes.
@@ -329,23 +363,28 @@ class PhaseStiffness(eqx.Module):
         """Node field `(m, *nodes)` -> node forces `(m, *nodes)` (fixed nodes not zeroed)."""
         R, m = self.matrices.shape[:2]
         shape = self.nodes.node_shape
-        padded = self.nodes.pad(u)
-        # u at x + c_b - c_a: 3^d distinct slices, shared by every row.
-        shifted: dict[tuple[int, ...], Array] = {
-            o: _window(padded, o, shape) for o in itertools.product((-1, 0, 1), repeat=len(shape))
-        }
-        # Vectorised over the force's components (the leading axis), unrolled over the
-        # rest: the graph, hence the compile time, grows like R m 4^d, not R m^2 4^d.
         column = (slice(None), *([None] * len(shape)))
-        total = 0.0
-        for a, ca in enumerate(self.corners):
-            cell = _window(self.cells, tuple(-o for o in ca), shape)
-            for r in range(R):
-                acc = sum(
-                    self.matrices[r, :, a, j, b][column]
-                    * shifted[tuple(y - x for x, y in zip(ca, cb, strict=True))][j]
-                    for j in range(m)
-                    for b, cb in enumerate(self.corners)
-                )
-                total = total + cell[r] * acc
-        return jnp.asarray(total)
+        padded = self.nodes.pad(u)
+
+        # A loop over the field's components j, unrolled over the rest and vectorised over
+        # the force's components: one fused loop over the nodes per j, and a graph (compile
+        # time) that grows like R 4^d, not R m 4^d (3D elasticity: 128 terms, not 384).
+        def add_component(j, total):
+            uj = jax.lax.dynamic_index_in_dim(padded, j, keepdims=False)
+            Kj = jax.lax.dynamic_index_in_dim(self.matrices, j, axis=3, keepdims=False)
+            # u_j at x + c_b - c_a: 3^d distinct slices, shared by every row.
+            shifted: dict[tuple[int, ...], Array] = {
+                o: _window(uj, o, shape) for o in itertools.product((-1, 0, 1), repeat=len(shape))
+            }
+            for a, ca in enumerate(self.corners):
+                cell = _window(self.cells, tuple(-o for o in ca), shape)
+                for r in range(R):
+                    acc = sum(
+                        Kj[r, :, a, b][column]
+                        * shifted[tuple(y - x for x, y in zip(ca, cb, strict=True))]
+                        for b, cb in enumerate(self.corners)
+                    )
+                    total = total + cell[r] * acc
+            return total
+
+        return jax.lax.fori_loop(0, m, add_component, jnp.zeros((m, *shape), padded.dtype))
