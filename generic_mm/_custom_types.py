@@ -4,6 +4,7 @@ Shapes are written here only: a dimension string inside a signature is parsed as
 forward reference by typeguard's instrumentation (which the tests run under), and fails.
 """
 
+import equinox as eqx
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 State = Float[Array, " n"]
@@ -24,8 +25,10 @@ Scalar = Float[Array, ""]
 RealScalarLike = float | int | Float[ArrayLike, ""]
 """A Python number or a 0-d array."""
 
-ParamLeaf = Float[Array, " *shape"]
-"""A parameter value of a compiled model: a scalar, or one value per cell or edge."""
+ParamLeaf = Float[Array, " *shape"] | eqx.Module
+"""A parameter value of a compiled model: a scalar, one value per cell or edge, or a
+learned part (an `equinox.Module`, such as a neural network, whose arrays are its
+parameters: `generic_mm.fitting`)."""
 
 DataLeaf = Int[Array, " ..."]
 """Integer data of a compiled model, such as an edge list."""

@@ -101,60 +101,102 @@ def _integrate(
             controller_ = eqx.tree_at(lambda c: c.atol, controller, atol)
         else:
             controller_ = controller
-        # Values traced under jit/grad/vmap escaped the validation in `parameters`.
-        y0 = eqx.error_if(
+        out = integrate(
+            compiled,
             y0,
-            any_violation(compiled.parameter_specs, params),
-            "generic_mm.simulate: a parameter value breaks its sign assumption or declared "
-            "domain (the consistency check does not cover it); run with concrete values for "
-            "the name and value",
-        )
-        model = eqx.tree_at(lambda c: c.params, compiled, params)
-        saveat = diffrax.SaveAt(subs=[save, diffrax.SubSaveAt(t1=True)])
-        if noise is None:
-            terms, args = model.term, model
-        else:
-            kB, tol, tree = noise
-            shape = (model.noise_dim,)
-            brownian = (
-                diffrax.VirtualBrownianTree(t0, t1, tol=tol, shape=shape, key=key)
-                if tree
-                else diffrax.UnsafeBrownianPath(shape=shape, key=key)
-            )
-            terms, args = sde_terms(model, brownian), (model, kB)
-        sol = diffrax.diffeqsolve(
-            terms,
-            solver,
+            params,
             t0,
             t1,
             dt0,
-            y0,
-            saveat=saveat,
-            stepsize_controller=controller_,
-            args=args,
-            adjoint=adjoint,
+            save,
+            solver,
+            controller_,
+            adjoint,
             max_steps=max_steps,
-            throw=False,
-            progress_meter=meter,
+            meter=meter,
+            key=key,
+            noise=noise,
         )
-        # Both sub-SaveAts save ts and ys: each is a list with one entry per sub-SaveAt.
-        assert sol.ts is not None and sol.ys is not None
-        ts, ys = sol.ts[0], sol.ys[0]
-        record = jax.vmap(model.record)(ys)
-        return (
-            ts,
-            ys,
-            record,
-            sol.result,
-            sol.ts[1][0],
-            sol.ys[1][0],
-            sol.stats["num_steps"],
-            atol,
-        )
+        return (*out, atol)
 
     if axes is None:
         return one(y0, params, keys)
     return jax.vmap(one, in_axes=axes)(y0, params, keys)
+
+
+def integrate(
+    compiled: CompiledModel,
+    y0: Any,
+    params: Mapping[str, Any],
+    t0: Any,
+    t1: Any,
+    dt0: Any,
+    save: diffrax.SubSaveAt,
+    solver: diffrax.AbstractSolver,
+    controller: diffrax.AbstractStepSizeController,
+    adjoint: diffrax.AbstractAdjoint,
+    *,
+    max_steps: int,
+    meter: diffrax.AbstractProgressMeter | None = None,
+    key: Any = None,
+    noise: Any = None,
+) -> tuple[Any, ...]:
+    r"""One solve of a compiled model, traceable: the program `simulate` runs for every
+    ensemble member, for callers that differentiate, `vmap` or `jit` it themselves (fitting
+    and training go through it, so they integrate exactly what `simulate` integrates).
+
+    `y0` `(n,)`; `params` the full parameter dict of `compiled` (name -> value; a learned
+    part is any pytree of arrays); `save` a `diffrax.SubSaveAt`; no argument is validated
+    (`simulate` does that), except that parameter values breaking a sign assumption or a
+    declared domain raise at run time (`eqx.error_if`). The solver's failure is returned,
+    not raised (`throw=False`).
+
+    **Returns:** `(ts, ys, record, result, t_end, y_end, num_steps)`: the saved times and
+    states, `record` (E, S, production, observables, conjugates at each saved state, as
+    [`generic_mm.CompiledModel.record`][]), the `diffrax.RESULTS` value, the last time and
+    state reached, and the number of steps.
+    """
+    # Values traced under jit/grad/vmap escaped the validation in `parameters`.
+    y0 = eqx.error_if(
+        y0,
+        any_violation(compiled.parameter_specs, params),
+        "generic_mm.simulate: a parameter value breaks its sign assumption or declared "
+        "domain (the consistency check does not cover it); run with concrete values for "
+        "the name and value",
+    )
+    model = eqx.tree_at(lambda c: c.params, compiled, dict(params))
+    saveat = diffrax.SaveAt(subs=[save, diffrax.SubSaveAt(t1=True)])
+    if noise is None:
+        terms, args = model.term, model
+    else:
+        kB, tol, tree = noise
+        shape = (model.noise_dim,)
+        brownian = (
+            diffrax.VirtualBrownianTree(t0, t1, tol=tol, shape=shape, key=key)
+            if tree
+            else diffrax.UnsafeBrownianPath(shape=shape, key=key)
+        )
+        terms, args = sde_terms(model, brownian), (model, kB)
+    sol = diffrax.diffeqsolve(
+        terms,
+        solver,
+        t0,
+        t1,
+        dt0,
+        y0,
+        saveat=saveat,
+        stepsize_controller=controller,
+        args=args,
+        adjoint=adjoint,
+        max_steps=max_steps,
+        throw=False,
+        progress_meter=diffrax.NoProgressMeter() if meter is None else meter,
+    )
+    # Both sub-SaveAts save ts and ys: each is a list with one entry per sub-SaveAt.
+    assert sol.ts is not None and sol.ys is not None
+    ts, ys = sol.ts[0], sol.ys[0]
+    record = jax.vmap(model.record)(ys)
+    return ts, ys, record, sol.result, sol.ts[1][0], sol.ys[1][0], sol.stats["num_steps"]
 
 
 def simulate(
