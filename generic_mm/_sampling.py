@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -100,6 +101,9 @@ class _Arrays:
 
     input_names: tuple[str, ...]
     param_names: tuple[str, ...] = ()
+    operators: Any = None
+    """`(y, p) -> (L, M, grad E, grad S)`, differentiable in `y`, when the model kind can
+    evaluate its operators at any state (then Jacobi is judged too); `None` otherwise."""
 
     @property
     def n(self) -> int:
@@ -125,14 +129,24 @@ class SampledChecks:
         self._evaluate()
 
     @classmethod
-    def from_arrays(cls, names, ys, L, M, gE, gS, *, rtol: float, describe=None) -> SampledChecks:
+    def from_arrays(
+        cls, names, ys, L, M, gE, gS, *, rtol: float, describe=None, operators=None
+    ) -> SampledChecks:
         """The same judges on operators a model kind assembled itself (`L`, `M` `(k, n, n)`,
         the gradients `(k, n)` at the states `ys` `(k, n)`; e.g. a nested multiscale model,
-        which has no symbolic operator block): no PSD search, no Jacobi. `describe(y)`, if
-        given, words a counterexample state compactly (name -> value) instead of listing
-        all `n` variables."""
+        which has no symbolic operator block): no PSD search, and Jacobi only when
+        `operators` (a JAX function `y -> (L, M, grad E, grad S)`, differentiated by
+        `jax.jacfwd`) is given. `describe(y)`, if given, words a counterexample state
+        compactly (name -> value) instead of listing all `n` variables."""
+        if operators is not None:
+            function = operators
+
+            def operators(y, p):  # the judges pass the (here empty) parameter row too
+                del p
+                return function(y)
+
         self = cls.__new__(cls)
-        self.block = _Arrays(tuple(names))
+        self.block = _Arrays(tuple(names), operators=operators)
         self.region = None
         self.rtol = rtol
         self.ys = np.asarray(ys)
@@ -297,7 +311,7 @@ class SampledChecks:
         return self._degeneracy("friction_degeneracy", self.M, self.gE, "M grad E")
 
     def jacobi(self) -> CheckResult:
-        if not self.searchable:
+        if self.block.operators is None:
             raise TypeError("jacobi: operators given as arrays carry no derivatives to judge it.")
         ops = self.block.operators
 
