@@ -43,6 +43,11 @@ from ._trajectory import (
     Trajectory as Trajectory,
     load_trajectory as load_trajectory,
 )
+from .fitting import (
+    Experiment as Experiment,
+    FitResult as FitResult,
+    fit as fit,
+)
 from .integrators import (
     DiscreteGradient as DiscreteGradient,
     StochasticDiscreteGradient as StochasticDiscreteGradient,

@@ -82,8 +82,8 @@ def initial_state(compiled: CompiledModel, y0: Any) -> tuple[jax.Array, int | No
     return arr, (arr.shape[0] if arr.ndim == 2 else None)
 
 
-def parameters(compiled: CompiledModel, params: Any) -> tuple[dict[str, jax.Array], int | None]:
-    values = dict(compiled.params)
+def parameters(compiled: CompiledModel, params: Any) -> tuple[dict[str, Any], int | None]:
+    values: dict[str, Any] = dict(compiled.params)
     if params is None:
         return values, None
     if not isinstance(params, Mapping):

@@ -138,15 +138,18 @@ class SampledChecks:
         `operators` (a JAX function `y -> (L, M, grad E, grad S)`, differentiated by
         `jax.jacfwd`) is given. `describe(y)`, if given, words a counterexample state
         compactly (name -> value) instead of listing all `n` variables."""
+        judged: Any = None
         if operators is not None:
             function = operators
 
-            def operators(y, p):  # the judges pass the (here empty) parameter row too
+            def with_params(y, p):  # the judges pass the (here empty) parameter row too
                 del p
                 return function(y)
 
+            judged = with_params
+
         self = cls.__new__(cls)
-        self.block = _Arrays(tuple(names), operators=operators)
+        self.block = _Arrays(tuple(names), operators=judged)
         self.region = None
         self.rtol = rtol
         self.ys = np.asarray(ys)

@@ -49,7 +49,10 @@ def _as_compiled(model: Any, check: bool) -> CompiledModel:
     )
 
 
-def _stepping(solver, controller, dt0, rtol, atol, stochastic=False):
+def stepping(solver, controller, dt0, rtol, atol, stochastic=False):
+    """`simulate`'s choice of solver, step-size controller and `dt0` from its arguments
+    (`Tsit5` and a `PIDController(rtol, atol)` by default; fixed steps need `dt0`), with
+    its errors for unusable ones."""
     solver = diffrax.Tsit5() if solver is None else solver
     if not isinstance(solver, diffrax.AbstractSolver):
         raise InputError(f"solver: expected a diffrax solver, got {type(solver).__name__}.")
@@ -329,7 +332,7 @@ def simulate(
             max_steps=max_steps,
         )
         solver, stepsize_controller, dt0, keys, batch, adjoint, noise_args = run
-    solver, controller, dt0 = _stepping(
+    solver, controller, dt0 = stepping(
         solver, stepsize_controller, dt0, rtol, atol_value, stochastic=noise is not None
     )
     scale_atol = scale_atol and isinstance(controller, diffrax.PIDController)
@@ -337,7 +340,7 @@ def simulate(
         # Diffrax's own first-step guess takes a trial step that can overflow a stiff model
         # (exp of an entropy); one NaN error estimate then stalls the controller at t0.
         # Start small instead: the controller grows the step up to 10x per step.
-        dt0 = _FIRST_STEP * (t1_f - t0_f)
+        dt0 = FIRST_STEP * (t1_f - t0_f)
     check_initial_state(compiled, y0_arr, p_vals, given_batch, p_batched)
     p_used = dict(p_vals)
     flag_atol = (
@@ -445,7 +448,8 @@ def default_atol(y0: Any, rtol: Any) -> Any:
     return 1e-2 * rtol * scale
 
 
-_FIRST_STEP = 1e-6  # fraction of the interval for the first adaptive step
+FIRST_STEP = 1e-6
+"""The first adaptive step, as a fraction of the interval (`simulate`'s default `dt0`)."""
 
 _ADVICE = {
     "max_steps": "increase max_steps (now {max_steps}), loosen rtol/atol, or, for a stiff model, "

@@ -301,7 +301,8 @@ class Trajectory(eqx.Module):
             arrays `ts`, `ys`, `energy`, `entropy`, `entropy_production`, `grad_energy`,
             `grad_entropy`, `energy_tolerance`, `entropy_tolerance`, `num_steps`, one array
             `observable/<name>` per observable and `entropy_production/<process>` per
-            process, `param_values/<name>` per parameter, `noise` ($k_B$ of a stochastic
+            process, `param_values/<name>` per parameter (the names of learned parts, whose
+            weights are the model's, in `learned_param_names`), `noise` ($k_B$ of a stochastic
             run, NaN for a deterministic one); the strings `format`
             (`"generic_mm.trajectory/1"`), `name`, `layout` and `units` (JSON), and the name
             lists `state_names`, `observable_names`, `process_names`, `param_names`. An
@@ -328,6 +329,10 @@ class Trajectory(eqx.Module):
         return write_atomic(target, data)
 
     def _npz_bytes(self) -> bytes:
+        # A learned part (an equinox.Module parameter) is a model's, not a trajectory's: its
+        # name is listed, its weights are not stored (equinox.tree_serialise_leaves does).
+        learned = [k for k, v in self.params.items() if isinstance(v, eqx.Module)]
+        numeric = {k: v for k, v in self.params.items() if k not in learned}
         arrays: dict[str, Any] = {
             "format": np.array(FORMAT),
             "name": np.array(self.name),
@@ -336,7 +341,8 @@ class Trajectory(eqx.Module):
             "state_names": np.array(self.state_names, dtype=str),
             "observable_names": np.array(self.observable_names, dtype=str),
             "process_names": np.array(self.process_names, dtype=str),
-            "param_names": np.array(list(self.params), dtype=str),
+            "param_names": np.array(list(numeric), dtype=str),
+            "learned_param_names": np.array(learned, dtype=str),
             "noise": np.array(np.nan if self.noise is None else self.noise),
         }
         for key in (
@@ -357,7 +363,7 @@ class Trajectory(eqx.Module):
             arrays[f"observable/{k}"] = np.asarray(v)
         for k, v in self.entropy_production_by_process.items():
             arrays[f"entropy_production/{k}"] = np.asarray(v)
-        for k, v in self.params.items():
+        for k, v in numeric.items():
             arrays[f"param_values/{k}"] = np.asarray(v)
         buf = io.BytesIO()
         np.savez(buf, **arrays)

@@ -1,4 +1,4 @@
-"""The `generic-mm` command line: check, run, plot, list and show GENERIC model files.
+"""The `generic-mm` command line: check, run, fit, plot, list and show GENERIC model files.
 
 Exit status: 0 success; 1 a consistency condition fails; 2 invalid input (unreadable file,
 schema or expression errors, bad options, an output that cannot be written); 3 the solver
@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from .._checks import check
 from ..io import SOLVERS
 from ._cache import cacheable_solves
+from ._fit import add_options as add_fit_options, cmd_fit
 from ._inputs import DEFAULTS, InputProblem, integer, number
 from ._inspect import cmd_check, cmd_list, cmd_plot, cmd_show
 from ._process import (
@@ -51,7 +52,7 @@ _MODEL_HELP = "a model file (.toml) or the name of a library model (see `list`)"
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="generic-mm",
-        description="Check, simulate and inspect GENERIC models written as TOML model files.",
+        description="Check, simulate, fit and inspect GENERIC models written as TOML model files.",
         epilog="Exit status: 0 ok, 1 a consistency condition fails, 2 invalid input, "
         "3 solver failure, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).",
     )
@@ -88,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     _run_options(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "fit", parents=[cached], help="fit parameters of a model to data in a CSV file"
+    )
+    p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    add_fit_options(p)
+    p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("plot", help="plot a results file written by `run`")
     p.add_argument("results", metavar="RESULTS", help="a .npz or .csv file from `run`")
