@@ -33,18 +33,20 @@ from ._trajectory import Trajectory
 from ._validate import is_traced
 
 
-def _as_compiled(model: Any, check: bool) -> CompiledModel:
+def as_compiled(model: Any, check: bool, caller: str = "simulate") -> CompiledModel:
+    """The compiled model of `model` (a model, compiled with `check`, or a `CompiledModel`,
+    refused when unchecked and `check` is asked for); errors name `caller`."""
     if isinstance(model, AbstractModel):
         return _compile(model, check=check)
     if isinstance(model, CompiledModel):
         if check and not model.checked:
             raise InputError(
-                f"simulate: the compiled model {model.name!r} was compiled with check=False; "
-                "compile it with check=True, or pass check=False to simulate it unchecked."
+                f"{caller}: the compiled model {model.name!r} was compiled with check=False; "
+                f"compile it with check=True, or pass check=False to {caller} it unchecked."
             )
         return model
     raise InputError(
-        f"simulate: expected a model (GenericModel, StructuredModel, ...) or a CompiledModel, "
+        f"{caller}: expected a model (GenericModel, StructuredModel, ...) or a CompiledModel, "
         f"got {type(model).__name__}."
     )
 
@@ -284,7 +286,7 @@ def simulate(
     for malformed arguments (also: parameter values that break their assumptions or
     domain, an initial state where $E$, $S$ or the rates are not finite).
     """
-    compiled = _as_compiled(model, check)
+    compiled = as_compiled(model, check)
     y0_arr, y_batch = initial_state(compiled, y0)
     p_vals, p_batch = parameters(compiled, params)
     # Overrides with a leading axis make the ensemble (a structured model's own per-cell

@@ -15,11 +15,11 @@ import numpy as np
 import optimistix as optx
 
 from .._arguments import positive
-from .._compiled import CompiledModel, compile as _compile
+from .._compiled import CompiledModel
 from .._errors import InputError, SimulationError
 from .._model import AbstractModel
 from .._region import validate_overrides
-from .._simulate import FIRST_STEP, simulate, stepping
+from .._simulate import FIRST_STEP, as_compiled, simulate, stepping
 from ._data import Experiment, load_experiments
 from ._params import Fitted, Transform, fitted_parameters
 from ._problem import Problem, check_method, run
@@ -111,7 +111,7 @@ def fit(
     print(result)  # gamma = 0.30256 ± 0.0016 ...
     ```
     """
-    compiled = _as_compiled(model, check)
+    compiled = as_compiled(model, check, "fit")
     experiments = _experiments(data, model if isinstance(model, AbstractModel) else compiled)
     fitted = fitted_parameters(compiled, params, derive)
     if not isinstance(max_steps, int) or max_steps < 1:
@@ -159,22 +159,6 @@ def _numpy(x: Any) -> Any:
     if isinstance(x, tuple):
         return tuple(np.asarray(v) for v in x)
     return x if isinstance(x, optx.RESULTS) else np.asarray(x)
-
-
-def _as_compiled(model: Any, check: bool) -> CompiledModel:
-    if isinstance(model, AbstractModel):
-        return _compile(model, check=check)
-    if isinstance(model, CompiledModel):
-        if check and not model.checked:
-            raise InputError(
-                f"fit: the compiled model {model.name!r} was compiled with check=False; "
-                "compile it with check=True, or pass check=False to fit it unchecked."
-            )
-        return model
-    raise InputError(
-        f"model: expected a model (GenericModel, StructuredModel, ...) or a CompiledModel, "
-        f"got {type(model).__name__}."
-    )
 
 
 def _experiments(data: Any, model: Any) -> list[Experiment]:
