@@ -250,3 +250,21 @@ def test_a_learned_trajectory_saves_its_numbers_and_names_its_learned_parts(base
     assert "D" not in back.params and float(back.params["alpha"]) == 0.5
     with np.load(tmp_path / "run.npz") as f:
         assert list(f["learned_param_names"]) == ["D"]
+
+
+def test_parts_of_the_wrong_shape_are_named_at_construction():
+    domain = {"a": (0.0, 1.0), "b": (0.0, 1.0)}
+    with pytest.raises(gm.InputError, match="energy\\(x, p\\) must return a scalar"):
+        LearnedModel(
+            "t", ["a", "b"], energy=lambda x, p: x, entropy=lambda x, p: x[0], domain=domain
+        )
+    with pytest.raises(gm.InputError, match="ProjectedFriction len\\(on\\) \\* rank"):
+        LearnedModel(
+            "t",
+            ["a", "b"],
+            energy=lambda x, p: x[0] ** 2,
+            entropy=lambda x, p: x[1],
+            friction=ProjectedFriction("M", rank=2),
+            params={"M": mlp(2, 3, key=jax.random.key(0))},
+            domain=domain,
+        )

@@ -127,7 +127,39 @@ class LearnedModel(AbstractModel):
             if not callable(f):
                 raise InputError(f"{self.name}: observables[{k!r}]: expected a function (x, p).")
         self.units = types.MappingProxyType(dict(units or {}))
+        self._trial()
         self._freeze()
+
+    def _trial(self) -> None:
+        """Evaluate every part once at the centre of the domain, so that a part of the wrong
+        shape (an energy that is not a scalar, a learned factor with the wrong number of
+        outputs) is named here, not deep inside a traced program."""
+        x = jnp.asarray([(a + b) / 2 for a, b in self.domain.values()])
+        fn, p = LearnedFunctions(self), dict(self.params)
+        where = f"at the centre of the domain ({', '.join(f'{v} = {c:.4g}' for v, c in zip(self.state, np.asarray(x)))})"
+        for label, f in (("energy", self.energy), ("entropy", self.entropy)):
+            try:
+                value = jnp.asarray(f(x, p))
+            except Exception as err:  # a user function: any failure is the user's to fix
+                raise InputError(
+                    f"{self.name}: {label}(x, p) failed {where}: {type(err).__name__}: {err}"
+                ) from None
+            if value.size != 1:
+                raise InputError(
+                    f"{self.name}: {label}(x, p) must return a scalar, got shape {value.shape}."
+                )
+        try:
+            fn.operators(x, p, {})
+            fn.observables(x, p, {})
+        except InputError:
+            raise
+        except Exception as err:
+            raise InputError(
+                f"{self.name}: evaluating the operators or observables failed {where}: "
+                f"{type(err).__name__}: {err}. A learned part must have the outputs its "
+                "construction reads: ProjectedFriction len(on) * rank, ProjectedSkew n * n, "
+                "CasimirPoisson an (n, n) array; a known operator function an (n, n) matrix."
+            ) from None
 
     # -- construction ------------------------------------------------------------------------
     def _operator(self, value, field: str, kinds: tuple[type, ...]):
