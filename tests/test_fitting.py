@@ -294,6 +294,22 @@ def test_unidentifiable_parameters_are_reported(oscillator):
     assert "unidentifiable" in r.summary()
 
 
+def test_a_parameter_the_data_do_not_see_stays_put_and_is_unidentifiable(oscillator):
+    """Observing only the conserved energy E = k q0^2/2 + c T0: gamma changes the
+    predictions by round-off. It must neither wander off (a search scaled by its round-off
+    column did: gamma 0.1 -> 26, reported "against a bound") nor count as determined, while
+    k is fitted."""
+    ts = np.arange(1, 21) * 0.5
+    truth = gm.simulate(oscillator, Y0, t1=10.0, saveat=ts, params=TRUE)
+    data = Experiment(ts, {"energy": np.asarray(truth.energy)}, Y0)
+    with pytest.warns(UserWarning, match="do not determine gamma"):
+        r = gm.fit(oscillator, data, ["gamma", "k"], sigma=1e-3)
+    assert r.unidentifiable == ("gamma",) and r.at_bound == ()
+    assert r.values["gamma"] == pytest.approx(0.1, rel=1e-6)  # where it started
+    assert r.values["k"] == pytest.approx(TRUE["k"], rel=1e-6)
+    assert math.isinf(r.stderr["gamma"]) and math.isfinite(r.stderr["k"])
+
+
 # ------------------------------------------------------------------ a structured model
 
 

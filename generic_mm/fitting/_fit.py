@@ -198,7 +198,7 @@ def _result(model, compiled, setup: Setup, fitted, problem, out, settings, check
             "estimated; give sigma for standard errors.",
             stacklevel=3,
         )
-    cov, unidentifiable = covariance(out["jacobian"], variance)
+    cov, unidentifiable = covariance(out["jacobian"], variance, values_flat)
     stderr = unflatten(np.sqrt(np.diag(cov)), names, shapes)
     bad = [f.name for f in fitted if np.any(unidentifiable[_entries(fitted, f.name)])]
     over = {

@@ -187,7 +187,10 @@ def run(problem: Problem, method: Any, tol: float, max_iterations: int):
     norm0 = jnp.linalg.norm(r0)
     rho = jnp.where(norm0 > 0, norm0, 1.0)
     columns = jnp.linalg.norm(jac0 * slope(z0), axis=0)
-    scale = jnp.where((columns > 0) & jnp.isfinite(columns), rho / columns, 1.0)
+    # A column of round-off (a value the data do not see) keeps unit scale: dividing by it
+    # would send the search far away along a direction that changes nothing.
+    live = (columns > 1e-8 * rho) & jnp.isfinite(columns)
+    scale = jnp.where(live, rho / jnp.where(live, columns, 1.0), 1.0)
 
     @jax.custom_jvp
     def scaled(w):

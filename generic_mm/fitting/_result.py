@@ -24,13 +24,26 @@ zero ($J^TJ$ singular to $10^{-12}$): the directions they span are not identifia
 _NULL_SHARE = 0.1  # a parameter whose weight in a null direction exceeds this is unidentifiable
 
 
-def covariance(jac: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray]:
+SENSITIVITY = 1e-3
+"""A value whose doubling (or a unit change, for a value near zero) moves the predictions by
+less than this many noise standard deviations in all (root sum of squares) is
+unidentifiable: its Jacobian column is round-off (a parameter the observations do not
+depend on, such as a friction seen only through the conserved energy)."""
+
+
+def covariance(
+    jac: np.ndarray, variance: float, values: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The covariance `variance * (J^T J)^{-1}` of the values and, per value, whether it is
-    unidentifiable (in the null space of `J`): those get variance `inf` and `nan`
-    covariances; the others the pseudo-inverse restricted to the identifiable directions."""
+    unidentifiable (in the null space of `J`, or with a column too small to matter, see
+    `SENSITIVITY`): those get variance `inf` and `nan` covariances; the others the
+    pseudo-inverse restricted to the identifiable directions."""
     p = jac.shape[1]
     norms = np.linalg.norm(jac, axis=0)
     dead = ~(np.isfinite(norms) & (norms > 0))
+    if values is not None and np.isfinite(variance) and variance > 0:
+        unit = np.where(np.abs(values) > 0, np.abs(values), 1.0)
+        dead |= norms * unit < SENSITIVITY * math.sqrt(variance)
     scaled = np.where(dead, 0.0, jac / np.where(dead, 1.0, norms))
     _, s, vt = np.linalg.svd(scaled, full_matrices=False)
     null = s <= RCOND * (s.max() if s.size and s.max() > 0 else 1.0)
