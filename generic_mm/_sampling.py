@@ -119,6 +119,11 @@ class SampledChecks:
     """Evaluates a block's operators once at the sampled points of a region and judges
     each condition there."""
 
+    require_finite: bool = False
+    """Fail a condition when any sampled state is not finite for it (a model kind whose
+    whole declared domain must be defined sets it); by default such states are skipped and
+    counted."""
+
     def __init__(
         self, block: OperatorBlock, region: Region, *, samples: int, seed: int, rtol: float
     ):
@@ -203,6 +208,17 @@ class SampledChecks:
                 "sampled",
                 f"undecided: the model is not finite at any of the {n_total} sampled states; "
                 "give a domain for the state variables where it is defined.",
+            )
+        if self.require_finite and n_ok < n_total:
+            k = int(np.argmax(~usable))
+            return CheckResult(
+                name,
+                False,
+                "sampled",
+                f"not finite at {n_total - n_ok} of {n_total} sampled states of the declared "
+                "domain (the operators or their derivatives): the model is undefined there; "
+                "narrow the domain to where it is defined",
+                counterexample=self._counterexample(k, points),
             )
         flat = np.where(usable[:, None], flat, 0.0)
         worst_per_sample = flat.max(axis=1)
@@ -328,7 +344,11 @@ class SampledChecks:
             terms = a1 + jnp.transpose(a1, (2, 0, 1)) + jnp.transpose(a1, (1, 2, 0))
             scale = jnp.max(jnp.abs(L)) * jnp.max(jnp.abs(dL))
             denom = terms + SCALE_WEIGHT * scale
-            return jnp.where(denom > 0, jnp.abs(res) / jnp.where(denom > 0, denom, 1.0), 0.0), res
+            ratio = jnp.where(denom > 0, jnp.abs(res) / jnp.where(denom > 0, denom, 1.0), 0.0)
+            # A non-finite derivative is no evidence that Jacobi holds: NaN marks the sample
+            # non-finite for the judge (never a ratio of 0).
+            finite = jnp.isfinite(res) & jnp.isfinite(denom)
+            return jnp.where(finite, ratio, jnp.nan), res
 
         n = self.block.n
         batch = max(1, min(64, 2**22 // max(1, n**3)))

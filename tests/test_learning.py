@@ -268,3 +268,69 @@ def test_parts_of_the_wrong_shape_are_named_at_construction():
             params={"M": mlp(2, 3, key=jax.random.key(0))},
             domain=domain,
         )
+
+
+def test_numbers_are_pinned_and_states_outside_the_domain_warn(base):
+    model = LearnedModel.from_model(
+        base,
+        friction={"heat": ProjectedFriction("D", on=("S1", "S2"), rank=1)},
+        params={"D": mlp(4, 2, width=4, key=jax.random.key(0))},
+        domain=DOMAIN,
+    )
+    with pytest.raises(gm.InputError, match="outside the declared domain \\[0.5, 0.5\\]"):
+        gm.simulate(model, gas.initial_state, 1.0, params={"alpha": 0.7})
+    data = gm.fitting.Experiment(np.linspace(0.1, 1.0, 5), {"q": np.ones(5)}, gas.initial_state)
+    with pytest.raises(gm.InputError, match="alpha"):
+        gm.fit(model, data, params=["alpha"])
+    with pytest.warns(UserWarning, match="outside \\[0.2, 1.8\\], the declared domain"):
+        gm.simulate(model, {"q": 1.9, "p": 0.0, "S1": 2.0, "S2": 2.0}, 0.2)
+
+
+def test_a_non_finite_derivative_of_L_fails_jacobi():
+    """L = J(w) with w = (1, 0, z) violates Jacobi (w . curl w = 1) everywhere; a term that
+    is zero but has a NaN slope made the judge read the residual as 0 (a false pass)."""
+
+    def poisson(x, p):
+        w = jnp.array([1.0, 0.0, x[0]]) + jnp.sqrt(0.0 * x[1])  # NaN derivative in x[1]
+        return jnp.array([[0.0, w[2], -w[1]], [-w[2], 0.0, w[0]], [w[1], -w[0], 0.0]])
+
+    model = LearnedModel(
+        "nan slope",
+        ["x", "y", "z"],
+        energy=lambda x, p: 0.5 * x @ x,
+        entropy=lambda x, p: 0.0 * x[0],
+        poisson=poisson,
+        domain={"x": (-1.0, 1.0), "y": (0.5, 1.5), "z": (-1.0, 1.0)},
+    )
+    report = gm.check(model)
+    assert not report["jacobi_identity"].passed
+    assert "not finite" in report["jacobi_identity"].message
+
+
+def test_training_with_every_window_failing_is_not_a_loss_of_zero(base):
+    y0 = _states(2, 5)
+    ts = np.linspace(0.0, 1.0, 6)
+    ys = np.asarray(gm.simulate(base, y0, 1.0, saveat=ts, rtol=1e-10).ys)
+    model = LearnedModel.from_model(
+        base,
+        friction={"heat": ProjectedFriction("D", on=("S1", "S2"), rank=1)},
+        params={"D": mlp(4, 2, width=4, key=jax.random.key(0))},
+        domain=DOMAIN,
+    )
+    with pytest.warns(UserWarning, match="window solves failed"):
+        result = train(model, Trajectories(ts, ys), window=4, steps=3, max_steps=2)
+    assert np.all(np.isnan(result.losses)) and result.failed_solves == 3 * 4
+
+
+def test_construction_arguments_are_validated():
+    with pytest.raises(gm.InputError, match="each variable once"):
+        ProjectedFriction("D", on=("S1", "S1"))
+    with pytest.raises(gm.InputError, match="positive integer"):
+        ProjectedFriction("D", rank=0)
+    with pytest.raises(gm.InputError, match="optimizer"):
+        train(
+            LearnedModel.from_model(gas.model(), domain=DOMAIN),
+            Rates(np.ones((3, 4)), np.ones((3, 4))),
+            learn=["m"],
+            optimizer="adam",
+        )

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._errors import InputError
+
 __all__ = ["CasimirPoisson", "ProjectedFriction", "ProjectedSkew", "mlp"]
 
 
@@ -82,7 +84,19 @@ class ProjectedFriction:
 
     def __post_init__(self):
         if self.on is not None:
-            object.__setattr__(self, "on", tuple(self.on))
+            on = tuple(self.on)
+            if not on or len(set(on)) != len(on):
+                raise InputError(
+                    f"ProjectedFriction({self.param!r}): on names each variable once, got {on}."
+                )
+            object.__setattr__(self, "on", on)
+        if self.rank is not None and (
+            not isinstance(self.rank, int) or isinstance(self.rank, bool) or self.rank < 1
+        ):
+            raise InputError(
+                f"ProjectedFriction({self.param!r}): rank must be a positive integer, got "
+                f"{self.rank!r}."
+            )
 
     def matrix(self, x, features, p, gE, index: tuple[int, ...]) -> jax.Array:
         m = len(index)
@@ -139,8 +153,9 @@ class CasimirPoisson:
     def matrix(self, x, features, p, gS) -> jax.Array:
         del features, gS
         U = jnp.asarray(p[self.param])
-        Uinv = jnp.linalg.inv(U)
-        return Uinv @ self._J0(x.shape[0]) @ Uinv.T
+        B = jnp.linalg.solve(U, self._J0(x.shape[0]))  # U^{-1} J0
+        X = jnp.linalg.solve(U, B.T).T  # U^{-1} J0 U^{-T}
+        return 0.5 * (X - X.T)  # antisymmetric to the last bit
 
     def casimirs(self, x: jax.Array, p: Mapping[str, Any]) -> jax.Array:
         """The coordinates $(Ux)_{2k:}$ on which $L$ vanishes (write $S$ through them)."""

@@ -23,7 +23,7 @@ from .._errors import InputError
 from .._expressions import closest
 from .._model import AbstractModel
 from .._validate import finite_number, positive_number, real_array
-from ..io._modelfile import MAX_COUNT
+from ..io import MAX_COUNT
 from ._quantities import param_shape, quantity_shape
 
 MAX_DATA_BYTES = 64 * 2**20

@@ -211,7 +211,9 @@ def _result(model, compiled, setup: Setup, fitted, problem, out, settings, check
     at_bound = [f.name for f in fitted if np.any(beyond[_entries(fitted, f.name)])]
     converged = bool(out["result"] == optx.RESULTS.successful)
     message = "" if converged else str(optx.RESULTS[out["result"]]).split("\n")[0]
-    if converged and left > _STALLED * variance:
+    # The possible fall must matter against the noise and against round-off of the starting
+    # cost (an exact fit without sigma estimates a variance of round-off).
+    if converged and left > _STALLED * variance and left > 1e-12 * float(out["cost0"]):
         # Solves failing (or a derived value leaving its domain) nearer the optimum made
         # the search stop short: every step towards it was rejected.
         converged = False

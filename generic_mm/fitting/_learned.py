@@ -139,7 +139,9 @@ class LearnedModel(AbstractModel):
         where = f"at the centre of the domain ({', '.join(f'{v} = {c:.4g}' for v, c in zip(self.state, np.asarray(x)))})"
         for label, f in (("energy", self.energy), ("entropy", self.entropy)):
             try:
-                value = jnp.asarray(f(x, p))
+                # traced, as check and simulate will run it (Python control flow on the
+                # state fails here, named, not inside a compiled program)
+                value = jax.eval_shape(lambda y, f=f: jnp.asarray(f(y, p)), x)
             except Exception as err:  # a user function: any failure is the user's to fix
                 raise InputError(
                     f"{self.name}: {label}(x, p) failed {where}: {type(err).__name__}: {err}"
@@ -149,8 +151,7 @@ class LearnedModel(AbstractModel):
                     f"{self.name}: {label}(x, p) must return a scalar, got shape {value.shape}."
                 )
         try:
-            fn.operators(x, p, {})
-            fn.observables(x, p, {})
+            jax.eval_shape(lambda y: (fn.operators(y, p, {}), fn.observables(y, p, {})), x)
         except InputError:
             raise
         except Exception as err:
@@ -328,11 +329,20 @@ class LearnedModel(AbstractModel):
         return {k: v for k, v in self.params.items() if not isinstance(v, eqx.Module)}
 
     def parameter_specs(self) -> Mapping[str, ParameterSpec]:
-        """The numeric parameters (real, no declared domain); learned modules have none."""
-        return {
-            k: ParameterSpec(sp.Symbol(k, real=True), np.asarray(v, dtype=float), None)
-            for k, v in self.numeric_params().items()
-        }
+        """The numeric parameters, pinned to their values: the checks sample the state
+        domain at those values only, so `simulate` and `fit` refuse other values (derive a
+        model with `with_params`, which is checked again). Learned modules have none."""
+        specs = {}
+        for k, v in self.numeric_params().items():
+            values = np.asarray(v, dtype=float)
+            pinned = (float(values.min()), float(values.max()))
+            specs[k] = ParameterSpec(sp.Symbol(k, real=True), values.reshape(-1), pinned)
+        return specs
+
+    def state_specs(self) -> Mapping[str, tuple[sp.Symbol, tuple[float, float] | None]]:
+        """Every state variable with its declared domain: `simulate` warns about initial
+        states outside it (the learned parts were checked, and trained, only inside)."""
+        return {v: (sp.Symbol(v, real=True), self.domain[v]) for v in self.state}
 
     def compile_parts(self) -> CompiledParts:
         return CompiledParts(
@@ -359,6 +369,7 @@ class LearnedModel(AbstractModel):
             judged = SampledChecks.from_arrays(
                 self.state, ys, L, M, gE, gS, rtol=options.rtol, operators=whole
             )
+            judged.require_finite = True
             results = {
                 "poisson_antisymmetric": judged.antisymmetric(),
                 "jacobi_identity": judged.jacobi(),
@@ -374,6 +385,7 @@ class LearnedModel(AbstractModel):
                     part = SampledChecks.from_arrays(
                         self.state, ys, L, Mk, gE, gS, rtol=options.rtol
                     )
+                    part.require_finite = True
                     processes[name] = [
                         part.symmetric(),
                         part.positive_semidefinite(),

@@ -227,4 +227,5 @@ def run(problem: Problem, method: Any, tol: float, max_iterations: int):
         preds=preds,
         start=(failed0, t_end0, y_end0),
         end=(failed, t_end, y_end),
+        cost0=jnp.sum(r0**2),
     )

@@ -21,7 +21,9 @@ import numpy as np
 RCOND = 1e-6
 """Singular values of the column-scaled Jacobian below `RCOND` times the largest count as
 zero ($J^TJ$ singular to $10^{-12}$): the directions they span are not identifiable."""
-_NULL_SHARE = 0.1  # a parameter whose weight in a null direction exceeds this is unidentifiable
+_NULL_SHARE = (
+    1e-6  # a parameter with any weight (above round-off) in a null direction is unidentifiable
+)
 
 
 SENSITIVITY = 1e-3

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -18,7 +19,7 @@ from .._checks import check
 from .._compiled import compile as compile_model
 from .._errors import InputError
 from .._report import ConsistencyReport
-from .._simulate import integrate
+from .._simulate import FIRST_STEP, integrate
 from .._trajectory import Trajectory
 from ._learned import LearnedModel
 
@@ -233,7 +234,7 @@ def train(
                     p,
                     t[0],
                     t[-1],
-                    None,
+                    FIRST_STEP * (t[-1] - t[0]),  # simulate's first step (no trial overflow)
                     diffrax.SubSaveAt(ts=t),
                     solver_,
                     controller,
@@ -273,19 +274,29 @@ def train(
         raise InputError(
             f"train: data: expected Trajectories, Rates or a Trajectory, got {type(data).__name__}."
         )
+    _warn_outside(model, np.asarray(inputs[0]).reshape(-1, n))
     s = jnp.asarray(np.where(scale > 0, scale, 1.0))
     total = inputs[0].shape[0]
-    size = total if batch is None else int(batch)
+    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool)):
+        raise InputError(f"train: batch: expected an integer, got {batch!r}.")
+    size = total if batch is None else batch
     if not 1 <= size <= total:
         raise InputError(f"train: batch: expected 1 .. {total}, got {batch!r}.")
-    inner = optax.with_extra_args_support(optax.adam(1e-3) if optimizer is None else optimizer)
-    opt = optax.apply_if_finite(inner, 20)
+    chosen_optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+    if not (hasattr(chosen_optimizer, "init") and hasattr(chosen_optimizer, "update")):
+        raise InputError(
+            f"train: optimizer: expected an Optax gradient transformation such as "
+            f"optax.adam(1e-3), got {optimizer!r}."
+        )
+    opt = optax.apply_if_finite(optax.with_extra_args_support(chosen_optimizer), 20)
     state = opt.init(diff)
 
     def loss_fn(d, chosen):
         err, ok = errors(d, *chosen)
         count = jnp.sum(ok)
-        return jnp.sum(err) / jnp.maximum(count, 1), size - count
+        # No usable window: a NaN loss, so apply_if_finite skips the step (never a loss of 0).
+        loss = jnp.where(count > 0, jnp.sum(err) / jnp.maximum(count, 1), jnp.nan)
+        return loss, size - count
 
     @eqx.filter_jit
     def step(d, state, key):
@@ -315,5 +326,37 @@ def train(
         losses[i] = float(loss)
         failed_total += int(failed)
     seconds = time.perf_counter() - start
+    if failed_total:
+        warnings.warn(
+            f"train({model.name!r}): {failed_total} window solves failed over {steps} steps "
+            "and were left out of the loss (losses are NaN for steps with none left); "
+            "raise max_steps, loosen rtol/atol or shorten the windows.",
+            stacklevel=2,
+        )
     trained = model.with_params(**eqx.combine(diff, static))
-    return Training(trained, losses, seconds, failed_total, check(trained))
+    report = check(trained)
+    if not report.ok:
+        failed = ", ".join(r.name for r in report if not r.passed)
+        warnings.warn(
+            f"train({model.name!r}): the trained model fails {failed} (training.report says "
+            "where); simulate refuses it unless check=False.",
+            stacklevel=2,
+        )
+    return Training(trained, losses, seconds, failed_total, report)
+
+
+def _warn_outside(model: LearnedModel, states: np.ndarray) -> None:
+    """Warn when training states lie outside the model's declared domain, where the checks
+    never look."""
+    lo = np.array([model.domain[v][0] for v in model.state])
+    hi = np.array([model.domain[v][1] for v in model.state])
+    outside = ((states < lo) | (states > hi)).any(axis=1)
+    if outside.any():
+        k = int(np.argmax(outside))
+        where = ", ".join(f"{v} = {x:.4g}" for v, x in zip(model.state, states[k]))
+        warnings.warn(
+            f"train({model.name!r}): {int(outside.sum())} of {states.shape[0]} training states "
+            f"lie outside the declared domain (e.g. {where}); the checks sample only the "
+            "domain: widen it to the data's range.",
+            stacklevel=3,
+        )

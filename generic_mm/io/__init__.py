@@ -1,7 +1,11 @@
 """Model files: `load_model` and `save_model` (TOML), and the safe expression parser."""
 
 from ._guard import Guard as Guard
-from ._modelfile import load_model as load_model, save_model as save_model
+from ._modelfile import (
+    MAX_COUNT as MAX_COUNT,
+    load_model as load_model,
+    save_model as save_model,
+)
 from ._parser import (
     CONSTANTS as CONSTANTS,
     FUNCTIONS as FUNCTIONS,
