@@ -334,3 +334,18 @@ def test_construction_arguments_are_validated():
             learn=["m"],
             optimizer="adam",
         )
+
+
+def test_a_number_trained_on_trajectories_is_recovered_and_the_result_checked(base):
+    """Training moves a pinned number (alpha, started at 0.3) away from its checked value:
+    the windows integrate an unpinned copy, and the trained model is checked again."""
+    y0 = np.random.default_rng(0).uniform([0.7, -0.5, 1.5, 1.5], [1.3, 0.5, 2.5, 2.5], (4, 4))
+    ts = np.linspace(0.0, 2.0, 11)
+    ys = np.asarray(gm.simulate(base, y0, 2.0, saveat=ts, rtol=1e-10).ys)
+    domain = {"q": (0.2, 1.8), "p": (-1.5, 1.5), "S1": (0.9, 3.1), "S2": (0.9, 3.1)}
+    model = LearnedModel.from_model(base, domain=domain).with_params(alpha=0.3)
+    result = train(
+        model, Trajectories(ts, ys), learn=["alpha"], window=3, steps=60, optimizer=optax.adam(2e-2)
+    )
+    assert result.report.ok
+    assert float(result.model.params["alpha"]) == pytest.approx(0.5, abs=0.02)

@@ -329,14 +329,18 @@ class LearnedModel(AbstractModel):
         return {k: v for k, v in self.params.items() if not isinstance(v, eqx.Module)}
 
     def parameter_specs(self) -> Mapping[str, ParameterSpec]:
-        """The numeric parameters, pinned to their values: the checks sample the state
+        """The numbers (0-d parameters), pinned to their values: the checks sample the state
         domain at those values only, so `simulate` and `fit` refuse other values (derive a
-        model with `with_params`, which is checked again). Learned modules have none."""
+        model with `with_params`, which is checked again). Learned modules and arrays (learned
+        parts, trained by default) have none."""
         specs = {}
+        pin = vars(self).get("_pinned", True)  # `train` integrates an unpinned copy
         for k, v in self.numeric_params().items():
             values = np.asarray(v, dtype=float)
-            pinned = (float(values.min()), float(values.max()))
-            specs[k] = ParameterSpec(sp.Symbol(k, real=True), values.reshape(-1), pinned)
+            if values.ndim:  # an array is a learned part (trained by default), not a number
+                continue
+            domain = (float(values), float(values)) if pin else None
+            specs[k] = ParameterSpec(sp.Symbol(k, real=True), values.reshape(-1), domain)
         return specs
 
     def state_specs(self) -> Mapping[str, tuple[sp.Symbol, tuple[float, float] | None]]:

@@ -196,7 +196,11 @@ def train(
         raise InputError(
             f"train: {model.name!r} has nothing to learn; name the parameters in learn=."
         )
-    compiled = compile_model(model, check=False)
+    # The numbers being trained move away from the values the model was checked at (the
+    # trained model is checked again at the end): integrate a copy that does not pin them.
+    unpinned = model.with_params()
+    object.__setattr__(unpinned, "_pinned", False)
+    compiled = compile_model(unpinned, check=False)
     fixed = {k: v for k, v in params.items() if k not in learn}
     diff, static = eqx.partition({k: params[k] for k in learn}, eqx.is_inexact_array)
 
