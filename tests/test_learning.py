@@ -36,6 +36,22 @@ def _states(count, seed=0):
     return rng.uniform(lo, hi, (count, 4))
 
 
+def heat_learned(base, *, width, key, scale=1.0, features=None):
+    """The gas containers with the heat exchange learned: ProjectedFriction on S1, S2 (rank
+    1), of the state (4 inputs) or of `features` (2 inputs)."""
+    return LearnedModel.from_model(
+        base,
+        friction={"heat": ProjectedFriction("D", on=("S1", "S2"), rank=1)},
+        params={
+            "D": mlp(
+                4 if features is None else 2, 2, width=width, key=jax.random.key(key), scale=scale
+            )
+        },
+        domain=DOMAIN,
+        features=features,
+    )
+
+
 def full_model(key, skew=False):
     kE, kS, kM, kB = jax.random.split(key, 4)
     casimir = CasimirPoisson("U", pairs=1)
@@ -123,12 +139,7 @@ def test_check_refuses_a_model_undefined_inside_its_domain(base):
 
 
 def test_partly_known_model_conserves_energy_and_produces_entropy(base):
-    model = LearnedModel.from_model(
-        base,
-        friction={"heat": ProjectedFriction("D", on=("S1", "S2"), rank=1)},
-        params={"D": mlp(4, 2, width=8, key=jax.random.key(0))},
-        domain=DOMAIN,
-    )
+    model = heat_learned(base, width=8, key=0)
     assert gm.check(model).ok
     traj = gm.simulate(model, gas.initial_state, 20.0, saveat=41, rtol=1e-10)
     E, S = np.asarray(traj.energy), np.asarray(traj.entropy)
@@ -158,13 +169,7 @@ def test_training_on_rates_learns_the_heat_exchange(base):
     truth = gm.compile(base)
     states = _states(512, 2)
     rates = np.asarray(jax.vmap(lambda y: truth.vector_field(0.0, y))(jnp.asarray(states)))
-    model = LearnedModel.from_model(
-        base,
-        friction={"heat": ProjectedFriction("D", on=("S1", "S2"), rank=1)},
-        params={"D": mlp(2, 2, width=16, key=jax.random.key(1), scale=0.1)},
-        domain=DOMAIN,
-        features=log_temperatures,
-    )
+    model = heat_learned(base, width=16, key=1, scale=0.1, features=log_temperatures)
     schedule = optax.cosine_decay_schedule(1e-2, 1500, 0.01)
     result = train(model, Rates(states, rates), steps=1500, optimizer=optax.adam(schedule))
     assert result.report.ok
@@ -179,13 +184,7 @@ def test_training_on_trajectory_windows_reduces_the_loss(base):
     y0 = _states(8, 4)
     ts = np.linspace(0.0, 4.0, 41)
     ys = np.asarray(gm.simulate(base, y0, 4.0, saveat=ts, rtol=1e-10).ys)
-    model = LearnedModel.from_model(
-        base,
-        friction={"heat": ProjectedFriction("D", on=("S1", "S2"), rank=1)},
-        params={"D": mlp(2, 2, width=8, key=jax.random.key(2), scale=0.1)},
-        domain=DOMAIN,
-        features=log_temperatures,
-    )
+    model = heat_learned(base, width=8, key=2, scale=0.1, features=log_temperatures)
     result = train(
         model, Trajectories(ts, ys), window=4, batch=32, steps=150, optimizer=optax.adam(3e-3)
     )
@@ -238,12 +237,7 @@ def test_rates_from_trajectories_are_fourth_order():
 
 
 def test_a_learned_trajectory_saves_its_numbers_and_names_its_learned_parts(base, tmp_path):
-    model = LearnedModel.from_model(
-        base,
-        friction={"heat": ProjectedFriction("D", on=("S1", "S2"), rank=1)},
-        params={"D": mlp(4, 2, width=4, key=jax.random.key(0))},
-        domain=DOMAIN,
-    )
+    model = heat_learned(base, width=4, key=0)
     traj = gm.simulate(model, gas.initial_state, 1.0, saveat=3)
     back = gm.load_trajectory(traj.save(tmp_path / "run.npz"))
     np.testing.assert_array_equal(np.asarray(back.ys), np.asarray(traj.ys))
@@ -271,12 +265,7 @@ def test_parts_of_the_wrong_shape_are_named_at_construction():
 
 
 def test_numbers_are_pinned_and_states_outside_the_domain_warn(base):
-    model = LearnedModel.from_model(
-        base,
-        friction={"heat": ProjectedFriction("D", on=("S1", "S2"), rank=1)},
-        params={"D": mlp(4, 2, width=4, key=jax.random.key(0))},
-        domain=DOMAIN,
-    )
+    model = heat_learned(base, width=4, key=0)
     with pytest.raises(gm.InputError, match="outside the declared domain \\[0.5, 0.5\\]"):
         gm.simulate(model, gas.initial_state, 1.0, params={"alpha": 0.7})
     data = gm.fitting.Experiment(np.linspace(0.1, 1.0, 5), {"q": np.ones(5)}, gas.initial_state)
@@ -311,12 +300,7 @@ def test_training_with_every_window_failing_is_not_a_loss_of_zero(base):
     y0 = _states(2, 5)
     ts = np.linspace(0.0, 1.0, 6)
     ys = np.asarray(gm.simulate(base, y0, 1.0, saveat=ts, rtol=1e-10).ys)
-    model = LearnedModel.from_model(
-        base,
-        friction={"heat": ProjectedFriction("D", on=("S1", "S2"), rank=1)},
-        params={"D": mlp(4, 2, width=4, key=jax.random.key(0))},
-        domain=DOMAIN,
-    )
+    model = heat_learned(base, width=4, key=0)
     with pytest.warns(UserWarning, match="window solves failed"):
         result = train(model, Trajectories(ts, ys), window=4, steps=3, max_steps=2)
     assert np.all(np.isnan(result.losses)) and result.failed_solves == 3 * 4
