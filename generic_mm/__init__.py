@@ -49,7 +49,9 @@ from .fitting import (
     fit as fit,
 )
 from .integrators import (
+    ChordNewton as ChordNewton,
     DiscreteGradient as DiscreteGradient,
+    DiscreteGradient4 as DiscreteGradient4,
     StochasticDiscreteGradient as StochasticDiscreteGradient,
 )
 from .io import load_model as load_model, save_model as save_model

@@ -66,7 +66,10 @@ def stepping(solver, controller, dt0, rtol, atol, stochastic=False):
             "noise term); give noise=kB for a stochastic run, or use an ODE solver."
         )
     if controller is None:
-        if isinstance(solver, diffrax.AbstractAdaptiveSolver):
+        # Structure-preserving solvers take the fixed step they are given (dt0), adaptive
+        # steps without one; other adaptive solvers start at dt0 and adapt.
+        fixed = dt0 is not None and getattr(solver, "fixed_step_with_dt0", False)
+        if isinstance(solver, diffrax.AbstractAdaptiveSolver) and not fixed:
             controller = diffrax.PIDController(rtol=rtol, atol=atol)
         else:
             if dt0 is None:
@@ -102,8 +105,9 @@ def _integrate(
         atol = None
         if scale_atol:
             # The scale-aware default, per ensemble member (from its own initial state).
-            atol = default_atol(y0, controller.rtol)
-            controller_ = eqx.tree_at(lambda c: c.atol, controller, atol)
+            pid = lambda c: c.controller if isinstance(c, diffrax.ClipStepSizeController) else c  # noqa: E731
+            atol = default_atol(y0, pid(controller).rtol)
+            controller_ = eqx.tree_at(lambda c: pid(c).atol, controller, atol)
         else:
             controller_ = controller
         out = integrate(
@@ -338,6 +342,8 @@ def simulate(
         solver, stepsize_controller, dt0, rtol, atol_value, stochastic=noise is not None
     )
     scale_atol = scale_atol and isinstance(controller, diffrax.PIDController)
+    if stepsize_controller is None and getattr(solver, "conserves_energy", False):
+        controller = _steps_at_saves(controller, save_times(saveat, save, t0_f, t1_f))
     if dt0 is None and isinstance(controller, diffrax.AbstractAdaptiveStepSizeController):
         # Diffrax's own first-step guess takes a trial step that can overflow a stiff model
         # (exp of an entropy); one NaN error estimate then stalls the controller at t0.
@@ -435,6 +441,15 @@ def simulate(
     return traj
 
 
+def _steps_at_saves(controller, ts):
+    """An adaptive controller that also steps exactly to the save times: a structure-
+    preserving solver keeps E and S at its steps, not between them (interpolation)."""
+    if not isinstance(controller, diffrax.PIDController) or ts is None or is_traced(ts):
+        return controller
+    ts = np.unique(np.asarray(ts, dtype=float))
+    return diffrax.ClipStepSizeController(controller, step_ts=jnp.asarray(ts))
+
+
 ATOL_FLOOR = 1e-10
 """The scale-aware `atol` uses variables no smaller than this fraction of the largest."""
 
@@ -458,7 +473,8 @@ _ADVICE = {
     "use an implicit solver such as diffrax.Kvaerno5(); if no step was taken at all, give a smaller "
     "dt0",
     "nonlinear": "the implicit step has no solution at this step size, or Newton's method did not "
-    "converge: reduce dt0 (or, for DiscreteGradient, raise max_newton_steps)",
+    "converge (or, for DiscreteGradient4, the step would lower S): reduce dt0, raise the solver's "
+    "root_find_max_steps, or let an adaptive controller choose the steps (leave out dt0)",
     "default": "the state may have left the model's domain (e.g. a negative temperature): check the "
     "initial state and parameters; otherwise tighten rtol/atol, reduce dt0 or use an implicit "
     "solver such as diffrax.Kvaerno5()",

@@ -62,7 +62,9 @@ def _solve_options(args, sim: Mapping[str, Any], path: Path, span: float) -> dic
     solver, name = _solver(args, sim, path)
     dt0 = option(args, sim, "dt0")
     max_steps = option(args, sim, "max_steps")
-    if args.noise is not None or (name is not None and takes_fixed_steps(name)):
+    # DiscreteGradient: fixed steps with --dt0, adaptive without (as gm.simulate)
+    by_dt0 = dt0 is not None and getattr(solver, "fixed_step_with_dt0", False)
+    if args.noise is not None or by_dt0 or (name is not None and takes_fixed_steps(name)):
         what = f"--solver {name}" if args.noise is None else "a stochastic run (--noise)"
         if dt0 is None:
             why = "it has no error estimate" if args.noise is None else "Euler-Maruyama"

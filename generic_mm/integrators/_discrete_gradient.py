@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar, Literal
-
-import diffrax
-import equinox as eqx
 import jax.numpy as jnp
 import lineax as lx
 import numpy as np
 import optimistix as optx
-from diffrax import RESULTS, LocalLinearInterpolation
+from diffrax import RESULTS
 
 from .._compiled import CompiledModel
 from .._errors import InputError
+from ._chord import DENSE_LIMIT
 
 
 def gonzalez(grad_mid, f0, f1, d, mid=None):
@@ -29,16 +25,16 @@ def gonzalez(grad_mid, f0, f1, d, mid=None):
     that size. A double `where` keeps derivatives finite at $d = 0$.
     """
     eps = jnp.finfo(d.dtype).eps
-    gd = jnp.dot(grad_mid, d)
-    num = (f1 - f0) - gd
-    size = jnp.abs(f0) + jnp.abs(f1) + jnp.sum(jnp.abs(grad_mid * d))
+    # batched over leading axes of `grad_mid`, `f0`, `f1` (E and S together in one pass)
+    num = (f1 - f0) - grad_mid @ d
+    size = jnp.abs(f0) + jnp.abs(f1) + jnp.abs(grad_mid) @ jnp.abs(d)
     if mid is not None:
-        size = size + jnp.sum(jnp.abs(grad_mid * mid))
+        size = size + jnp.abs(grad_mid) @ jnp.abs(mid)
     noise = 16 * eps * size
     dd = jnp.dot(d, d)
     keep = (dd > 0) & (jnp.abs(num) > noise)
     coef = jnp.where(keep, num / jnp.where(keep, dd, 1.0), 0.0)
-    return grad_mid + coef * d
+    return grad_mid + coef[..., None] * d
 
 
 def _ratio(num, den):
@@ -82,25 +78,22 @@ def discrete_rate(
     gE_mid, gS_mid = model.gradients(m)
     E0, S0 = model.thermodynamics(x)[:2] if at_x is None else at_x
     E1, S1, _ = model.thermodynamics(y)
-    gE = gonzalez(gE_mid, E0, E1, d, m)
-    gS = gonzalez(gS_mid, S0, S1, d, m)
+    bar = gonzalez(jnp.stack([gE_mid, gS_mid]), jnp.stack([E0, S0]), jnp.stack([E1, S1]), d, m)
+    gE, gS = bar[0], bar[1]
+    gram = bar @ bar.T  # all the products the projections need, in one pass
+    ee, es, ss = gram[0, 0], gram[0, 1], gram[1, 1]
     if friction_projection == "entropy":
-        cross = jnp.dot(gE, gS)
-        usable = jnp.abs(cross) > 1e-8 * jnp.linalg.norm(gE) * jnp.linalg.norm(gS)
+        usable = jnp.abs(es) > 1e-8 * jnp.sqrt(ee * ss)
         b = jnp.where(usable, gS, gE)
+        eb, bs = jnp.where(usable, es, ee), jnp.where(usable, ss, es)
     else:
-        b = gE
-    ss, eb = jnp.dot(gS, gS), jnp.dot(gE, b)
-    w = gE - _ratio(jnp.dot(gS, gE), ss) * gS  # P^T gE
-    z = gS - _ratio(jnp.dot(b, gS), eb) * gE  # Q^T gS
+        b, eb, bs = gE, ee, es
+    w = gE - _ratio(es, ss) * gS  # P^T gE
+    z = gS - _ratio(bs, eb) * gE  # Q^T gS
     Lw, Mz = model.apply(m, w, z)
-    rate = (Lw - _ratio(jnp.dot(gS, Lw), ss) * gS) + (Mz - _ratio(jnp.dot(gE, Mz), eb) * b)
+    back = jnp.sum(bar * jnp.stack([Mz, Lw]), axis=-1)  # gE.Mz, gS.Lw
+    rate = (Lw - _ratio(back[1], ss) * gS) + (Mz - _ratio(back[0], eb) * b)
     return (rate, gE) if with_energy_gradient else rate
-
-
-DENSE_LIMIT = 400
-"""Up to this many state variables the Newton step factorises the dense Jacobian (LU);
-above it, the Jacobian is only applied (JAX `jvp`) inside GMRES."""
 
 
 def _model_of(args) -> CompiledModel:
@@ -153,103 +146,6 @@ class SizeDispatch(lx.AbstractLinearSolver):
 def _default_root_finder() -> optx.Newton:
     gmres = lx.GMRES(rtol=1e-11, atol=1e-14, restart=40, stagnation_iters=40, max_steps=2000)
     return optx.Newton(rtol=1e-12, atol=1e-12, linear_solver=SizeDispatch(lx.LU(), gmres))
-
-
-class DiscreteGradient(diffrax.AbstractImplicitSolver):
-    r"""A structure-preserving GENERIC solver (second order, fixed step).
-
-    Each step solves, by Newton's method (Optimistix; Jacobian by JAX autodiff; dense LU
-    up to `DENSE_LIMIT` = 400 variables, matrix-free GMRES above, so large structured models
-    never form an $n\times n$ matrix),
-
-    $$y - x = h\,(\bar L\,\bar g_E + \bar M\,\bar g_S),$$
-
-    with Gonzalez midpoint discrete gradients $\bar g_E$, $\bar g_S$ and the operators at the
-    midpoint projected so that $\bar L\bar g_S = 0$, $\bar M\bar g_E = 0$ hold discretely
-    (see [`generic_mm.integrators.discrete_rate`][]). Since $\bar g\cdot(y - x) = F(y) - F(x)$:
-
-    - $E(x_{n+1}) = E(x_n)$ up to round-off and the Newton tolerance, at any step size;
-    - $S(x_{n+1}) - S(x_n) = h\,\bar g_S\cdot\bar M\bar g_S \ge 0$.
-
-    The scheme is symmetric and of order 2. Quadratic invariants $C$ with $L\nabla C = 0$,
-    $M\nabla C = 0$ and $\nabla C\perp\nabla S$ (the rigid body's $|m|^2$) are kept exactly
-    with the default `friction_projection="entropy"`.
-
-    It is a Diffrax implicit solver (`diffrax.AbstractImplicitSolver`: `root_finder`,
-    `root_find_max_steps`). Use it with a fixed step: `gm.simulate(model, y0, t1,
-    solver=gm.DiscreteGradient(), dt0=h)`, or, with `cm = gm.compile(model)`,
-    `diffrax.diffeqsolve(cm.term, gm.DiscreteGradient(), t0, t1, h, y0, args=cm)` (the
-    compiled model travels as `args`). A step is accepted when the root finder reports
-    success *and* the residual of the step equation meets the root finder's own `rtol` and
-    `atol`; otherwise (no convergence in `root_find_max_steps`, or a stationary point that
-    is not a root) the solve fails with Diffrax's nonlinear-solver result, which `simulate`
-    reports with the time and state.
-
-    **Arguments** (all optional):
-
-    - `root_finder`: an Optimistix root finder with `rtol` and `atol`. Default: `optimistix.Newton` with
-        `rtol = atol = 1e-12` (Newton's quadratic convergence then leaves round-off) and
-        the linear solver chosen by size: `lineax.LU` for at most 400 variables,
-        `lineax.GMRES` (`rtol = 1e-11`, restart 40) with Jacobian-vector products above.
-    - `root_find_max_steps`: Newton iterations per step before the step fails.
-    - `friction_projection`: `"entropy"` (default) or `"energy"`: the direction $b$ of
-        the friction projection (see above).
-    """
-
-    term_structure: ClassVar = diffrax.AbstractTerm
-    interpolation_cls: ClassVar[Callable[..., LocalLinearInterpolation]] = LocalLinearInterpolation
-
-    root_finder: optx.AbstractRootFinder = eqx.field(default_factory=_default_root_finder)
-    root_find_max_steps: int = 50
-    friction_projection: Literal["entropy", "energy"] = "entropy"
-
-    def __check_init__(self):
-        if self.friction_projection not in ("entropy", "energy"):
-            raise InputError(
-                f"DiscreteGradient: friction_projection must be 'entropy' or 'energy', got "
-                f"{self.friction_projection!r}."
-            )
-        if isinstance(self.root_find_max_steps, bool) or not (
-            isinstance(self.root_find_max_steps, int) and self.root_find_max_steps >= 1
-        ):
-            raise InputError(
-                f"DiscreteGradient: root_find_max_steps must be a positive integer, got "
-                f"{self.root_find_max_steps!r}."
-            )
-        if not isinstance(self.root_finder, optx.AbstractRootFinder):
-            raise InputError(
-                "DiscreteGradient: root_finder must be an optimistix root finder, got "
-                f"{type(self.root_finder).__name__}."
-            )
-        _tolerances(self.root_finder)
-
-    def order(self, terms):
-        del terms
-        return 2
-
-    def init(self, terms, t0, t1, y0, args):
-        del terms, t0, t1, y0
-        _model_of(args)  # fail early, with a clear message
-        return None
-
-    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
-        del solver_state, made_jump
-        model = _model_of(args)
-        h = terms.contr(t0, t1)  # the signed step (diffrax flips time for t1 < t0)
-        projection = self.friction_projection
-
-        at_y0 = model.thermodynamics(y0)[:2]  # once per step, not once per Newton iteration
-
-        def residual(y, _):
-            return y - y0 - h * discrete_rate(model, y0, y, projection, at_y0)
-
-        guess = y0 + h * model.vector_field(t0, y0)
-        y1, result = solve_step(residual, guess, y0, self.root_finder, self.root_find_max_steps)
-        dense_info = dict(y0=y0, y1=y1)
-        return y1, None, dense_info, None, result
-
-    def func(self, terms, t0, y0, args):
-        return terms.vf(t0, y0, args)
 
 
 def solve_step(residual, guess, y0, finder, max_steps: int):

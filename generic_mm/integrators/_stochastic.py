@@ -13,7 +13,8 @@ from diffrax import LocalLinearInterpolation
 from .._compiled import CompiledModel
 from .._errors import InputError
 from .._noise import ito_increment
-from ._discrete_gradient import DiscreteGradient, _ratio, discrete_rate, solve_step
+from ._discrete_gradient import _ratio, discrete_rate, solve_step
+from ._solvers import DiscreteGradient
 
 
 def _noisy_model_of(args) -> tuple[CompiledModel, Any]:
@@ -109,7 +110,7 @@ class StochasticDiscreteGradient(diffrax.AbstractItoSolver):
             return y - y0 - h * rate - projected
 
         guess = y0 + h * model.vector_field(t0, y0) + xi
-        y1, result = solve_step(residual, guess, y0, dg.root_finder, dg.root_find_max_steps)
+        y1, result = solve_step(residual, guess, y0, dg.newton(), dg.root_find_max_steps)
         return y1, None, dict(y0=y0, y1=y1), None, result
 
     def func(self, terms, t0, y0, args):

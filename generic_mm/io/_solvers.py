@@ -22,9 +22,11 @@ SOLVERS: tuple[str, ...] = (
     "Kvaerno5",
     "ImplicitEuler",
     "DiscreteGradient",
+    "DiscreteGradient4",
 )
 """Every solver by name: the Diffrax solvers for one ODE term, explicit then implicit, and
-`DiscreteGradient` (energy-conserving, entropy-non-decreasing; `generic_mm.DiscreteGradient`)."""
+`DiscreteGradient`, `DiscreteGradient4` (energy-conserving, entropy-non-decreasing, second
+and fourth order; fixed steps with `dt0`, adaptive without; `generic_mm.DiscreteGradient`)."""
 
 
 SDE_SOLVERS: tuple[str, ...] = ("Euler", "ItoMilstein", "StochasticDiscreteGradient")
@@ -43,7 +45,7 @@ def make_solver(name: str) -> Any:
         raise InputError(
             f"unknown solver {name!r}{closest(str(name), known)}; one of {', '.join(known)}"
         )
-    if name in ("DiscreteGradient", "StochasticDiscreteGradient"):
+    if name in ("DiscreteGradient", "DiscreteGradient4", "StochasticDiscreteGradient"):
         from .. import integrators
 
         return getattr(integrators, name)()
