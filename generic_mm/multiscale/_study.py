@@ -71,6 +71,7 @@ def compare_models(
     exchange: float | None = None,
     networks: Sequence[float] | None = None,
     rtol: float = 1e-5,
+    solver: diffrax.AbstractSolver | None = None,
     check: bool = True,
     repeat: bool = True,
 ) -> Comparison:
@@ -90,9 +91,11 @@ def compare_models(
     hierarchical model's mode. Conductivities that depend on `T` need `table` for the
     hierarchical model (see
     [`hierarchical_conduction`][generic_mm.multiscale.hierarchical_conduction]).
-    `check=False` skips the models' consistency checks; `repeat=False` times the first
-    simulation of each model, compilation included, instead of a second one (both only to
-    save time: a tutorial's small run).
+    `solver` integrates every model (default `diffrax.Kvaerno5()`; the tolerances are
+    `rtol` and `atol` = `1e-3 * rtol`). `check=False` skips the models' consistency checks;
+    `repeat=False` times the first simulation of each model, compilation included, instead
+    of a second one (both only to save time: a tutorial's small run, which also passes the
+    explicit `diffrax.Tsit5()`, cheaper to compile).
     """
     micro = as_microstructure(micro)
     periods = _count(periods, "periods")
@@ -137,7 +140,11 @@ def compare_models(
         raise InputError(f"compare_models: t1 must be > 0, got {t1!r}.")
     times = np.linspace(0.0, end, saves)
     solve: dict[str, Any] = dict(
-        t1=end, saveat=times, solver=diffrax.Kvaerno5(), rtol=rtol, atol=rtol * 1e-3
+        t1=end,
+        saveat=times,
+        solver=diffrax.Kvaerno5() if solver is None else solver,
+        rtol=rtol,
+        atol=rtol * 1e-3,
     )
 
     def run(model, y0, tighter: float = 1.0):
