@@ -311,7 +311,8 @@ def simulate(
     t0_f, t1_f = as_time(t0, "t0"), as_time(t1, "t1")
     if not t1_f > t0_f:
         raise InputError(f"t1: must be greater than t0 = {t0_f}, got {t1_f}.")
-    if noise is not None and saveat is None and dt0 is not None:
+    fixed_dg = getattr(solver, "fixed_step_with_dt0", False) and stepsize_controller is None
+    if (noise is not None or fixed_dg) and saveat is None and dt0 is not None:
         # Fixed steps: by default save on the step grid, never between steps.
         saveat = grid_save_times(t0_f, t1_f, positive(dt0, "dt0"))
     save = save_spec(saveat, t0_f, t1_f)
@@ -430,6 +431,9 @@ def simulate(
             "; StochasticDiscreteGradient keeps E to its Newton tolerance: its steps did "
             "not converge tightly, reduce dt0"
             if noise is not None
+            else "; the guarantees of a structure-preserving solver hold at its steps: save "
+            "at the steps (times that are multiples of dt0)"
+            if getattr(solver, "conserves_energy", False)
             else "; tighten rtol/atol or use a structure-preserving solver."
         )
         warnings.warn(

@@ -140,8 +140,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         "--dt0",
         metavar="H",
         type=number(positive=True),
-        help="the first step; the step of a fixed-step solver such as DiscreteGradient "
-        "(default: [simulation] dt0, else chosen by the solver)",
+        help="the first step; the fixed step of DiscreteGradient(4) (which adapt without it) "
+        "and of solvers without an error estimate (default: [simulation] dt0, else chosen by "
+        "the solver)",
     )
     p.add_argument(
         "--set",

@@ -47,7 +47,7 @@ class ChordNewton(eqx.Module):
     $A = I - \tfrac12 h_J J(m_J)$ ($J$ the Jacobian of the vector field, $m_J$ and $h_J$ the
     midpoint and step it was built at), reused across iterations and steps. It is rebuilt
     before a step when the previous step contracted slower than `refresh_rate`, when the step
-    size has changed by more than a factor 2, or within a step when the iteration contracts
+    size has changed by more than 20 % (refactorised from the stored $J$), or within a step when the iteration contracts
     slower than `divergence_rate`; if the fresh matrix fails too, the step falls back to full
     Newton on the exact Jacobian of the step equation (Optimistix). A step is accepted only
     when the residual meets `atol + rtol * |y|` componentwise.
@@ -82,6 +82,11 @@ class ChordNewton(eqx.Module):
         _number(self.refresh_rate, "refresh_rate", 0.0, 1.0)
         _number(self.divergence_rate, "divergence_rate", 0.0, 1.0)
         _number(self.gmres_rtol, "gmres_rtol", 0.0, 1.0)
+        if not callable(self.norm):
+            raise InputError(
+                f"ChordNewton: norm must be a function of a vector (such as "
+                f"optimistix.max_norm), got {self.norm!r}."
+            )
         for name in ("dense_limit", "gmres_restart", "gmres_max_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -186,5 +191,5 @@ def chord(residual, guess, solve, bound, max_steps: int, divergence_rate, norm):
     k, y, r, _, worst, done, _ = lax.while_loop(cond, body, init)
     # One more update from the residual already in hand (a back-substitution, no new
     # evaluation): it takes the iterate from the tolerance down to about round-off.
-    y = jnp.where(done, y + solve(-r), y)
+    y = jnp.where(done & (k > 0), y + solve(-r), y)
     return y, done, worst, k

@@ -79,7 +79,7 @@ def _balance(model, y, e_target, s_floor, bound):
     small = jnp.all(jnp.abs(lift) <= bound)
     delta = delta + jnp.where(small, lift, 0.0)
     eps = jnp.finfo(y.dtype).eps
-    slack = jnp.sum(jnp.abs(gs) * bound) + 64 * eps * (jnp.abs(s) + jnp.abs(s_floor))
+    slack = jnp.sum(jnp.abs(gs) * bound) + 64 * eps * (jnp.abs(s) + jnp.abs(s_after))
     ok = (small | (s_after >= s_floor - slack)) & jnp.all(jnp.isfinite(delta))
     return jnp.where(ok, y + delta, y), ok
 
@@ -189,15 +189,17 @@ class _DiscreteGradientSolver(diffrax.AbstractImplicitSolver, diffrax.AbstractAd
         y1 = stages[-1]
         if lin is not None:
             e0, s0, _ = model.thermodynamics(y0)
-            y1, balanced = _balance(model, y1, e0, s0, residual_bound(self.root_finder, y0, y1))
+            floor = jnp.where(h > 0, s0, -jnp.inf)  # backward in time S falls: no floor
+            y1, balanced = _balance(model, y1, e0, floor, residual_bound(self.root_finder, y0, y1))
             ok = ok & balanced
             lin = eqx.tree_at(lambda q: q.stale, lin, slow)
         elif len(self.fractions) > 1:  # a composition with an Optimistix root finder
             s0, s1 = model.thermodynamics(y0)[1], model.thermodynamics(y1)[1]
-            ok = ok & (s1 >= s0 - 64 * jnp.finfo(y0.dtype).eps * (jnp.abs(s0) + jnp.abs(s1)))
+            rounding = 64 * jnp.finfo(y0.dtype).eps * (jnp.abs(s0) + jnp.abs(s1))
+            ok = ok & ((h < 0) | (s1 >= s0 - rounding))
         y1 = jnp.where(ok, y1, y0)  # a failed step stays at y0: the last good state is reported
         f1 = vf(y1)
-        y_error, ok_error, lin = self._error(model, t0, state, y0, y1, f0, f1, h, lin)
+        y_error, ok_error, lin = self._error(model, t0, state, y0, y1, f0, f1, h, lin, defects)
         y_error = jnp.where(ok & ok_error, y_error, jnp.inf)
         failure = optx.RESULTS.nonlinear_divergence
         result = RESULTS.promote(optx.RESULTS.where(ok, optx.RESULTS.successful, failure))
@@ -205,15 +207,21 @@ class _DiscreteGradientSolver(diffrax.AbstractImplicitSolver, diffrax.AbstractAd
         dense_info = dict(y0=y0, y1=y1, k=jnp.stack([h * f0, h * f1]))
         return y1, y_error, dense_info, new_state, result
 
-    def _error(self, model, t0, state: _State, y0, y1, f0, f1, h, lin):
-        r"""The local error estimate $\tfrac{h^3}{12}\dddot y$ of the midpoint-type step
-        (exact to leading order for linear dynamics), with $\dddot y$ from the divided
-        difference of $f$ over the previous, this and the next step point; on a first step
-        (no history) the difference to an Euler step, larger, $O(h^2)$."""
+    def _error(self, model, t0, state: _State, y0, y1, f0, f1, h, lin, defects):
+        r"""The local error estimate: $\tfrac{h^3}{12}\dddot y$ (the midpoint step's local
+        error for linear dynamics), $\dddot y$ from the divided difference of $f$ over the
+        previous, this and the next step point, but componentwise at least an eighth of the
+        step's defect (its solution minus the Hermite extrapolation of the previous step,
+        $O(h^3)$ too), which also sees the nonlinear terms of the local error that
+        $\dddot y$ misses. On a first step (no history) the difference to an Euler step,
+        larger, $O(h^2)$."""
         del model, t0
         hp = state.h_prev
         divided = ((f1 - f0) / h - (f0 - state.f_prev) / hp) / (h + hp)
-        estimate = jnp.where(state.history, (h**3 / 6.0) * divided, y1 - y0 - h * f0)
+        third = (h**3 / 6.0) * divided
+        floor = defects[-1] / 8.0
+        estimate = jnp.where(jnp.abs(third) >= jnp.abs(floor), third, floor)
+        estimate = jnp.where(state.history, estimate, y1 - y0 - h * f0)
         return estimate, jnp.asarray(True), lin
 
     def _predict(self, state: _State, y0, z, f0, h, fraction, offset, defect):
@@ -340,8 +348,10 @@ class DiscreteGradient(_DiscreteGradientSolver):
     **Steps**: with `gm.simulate(..., dt0=h)` and no controller, fixed steps `h`; without
     `dt0`, or with `stepsize_controller=diffrax.PIDController(...)`, adaptive steps from the
     estimate $\tfrac{h^3}{12}\dddot y$ of the local error ($\dddot y$ from the divided
-    difference of $f$ over the last three step points, which the step has: $O(h^3)$,
-    `error_order` 3), with $E$ and $S$ guaranteed at every accepted step. Directly with Diffrax, the compiled model travels as `args`:
+    difference of $f$ over the last three step points, which the step has), at least a
+    eighth of the step's defect against the extrapolated previous step (which sees the
+    nonlinear terms): $O(h^3)$, `error_order` 3; $E$ and $S$ are guaranteed at every
+    accepted step. Directly with Diffrax, the compiled model travels as `args`:
     `diffrax.diffeqsolve(cm.term, gm.DiscreteGradient(), t0, t1, dt0, y0, args=cm)`. A step
     that fails (no convergence in `root_find_max_steps`, or no solution) is rejected and
     retried smaller by an adaptive controller; at fixed steps the solve fails with Diffrax's
@@ -370,7 +380,7 @@ class DiscreteGradient4(_DiscreteGradientSolver):
     is refused (rejected and retried smaller by an adaptive controller; at fixed steps the
     solve fails, reported by `simulate`). The backward substep also limits stiff
     dissipation: a step must resolve the fastest relaxation ($|h\lambda| \lesssim 1$),
-    where the second-order `DiscreteGradient` takes any step.
+    where the second-order `DiscreteGradient` has no such limit (it is A-stable).
 
     Adaptive steps compare with one second-order step over $h$ (a fourth solve, started from
     the result): the estimate is that step's error, $O(h^3)$ (`error_order` 3), so the
@@ -387,7 +397,8 @@ class DiscreteGradient4(_DiscreteGradientSolver):
     def _coefficients(self) -> tuple[float, ...]:
         return (*super()._coefficients(), 0.5)  # and the second-order companion's
 
-    def _error(self, model, t0, state: _State, y0, y1, f0, f1, h, lin):
+    def _error(self, model, t0, state: _State, y0, y1, f0, f1, h, lin, defects):
+        del defects
         # the difference to one second-order step over h, started from y1 (a close guess)
         companion, ok, _, lin = self._substep(model, t0, y0, y1, 1.0, h, lin)
         return y1 - companion, ok, lin
