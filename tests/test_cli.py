@@ -182,9 +182,16 @@ def test_discrete_gradient_with_dt0_conserves_energy(capsys, tmp_path):
     assert np.all(np.diff(np.asarray(traj.entropy)) >= 0)
 
 
-def test_fixed_step_solver_needs_dt0_and_ignores_tolerances(capsys):
-    code, _, err = run(capsys, "run", "damped_oscillator", "--solver", "DiscreteGradient")
+def test_fixed_step_solver_needs_dt0_and_ignores_tolerances(capsys, tmp_path):
+    code, _, err = run(capsys, "run", "damped_oscillator", "--solver", "Euler")
     assert code == 2 and "takes fixed steps" in err and "--dt0 H" in err
+    # DiscreteGradient adapts its steps without --dt0 (and keeps E at every saved step)
+    out = tmp_path / "adaptive.npz"
+    argv = ("--solver", "DiscreteGradient", "--t1", "5", "--rtol", "1e-6", "--out", str(out))
+    code, _, err = run(capsys, "run", "damped_oscillator", *argv)
+    assert code == 0 and "no effect" not in err, err
+    energy = np.asarray(gm.load_trajectory(out).energy)
+    np.testing.assert_allclose(energy, energy[0], rtol=1e-12)
     argv = ("--solver", "DiscreteGradient", "--dt0", "1e-6", "--max-steps", "1000")
     code, _, err = run(capsys, "run", "damped_oscillator", *argv)
     assert code == 2 and "fixed steps exceed --max-steps 1000" in err
@@ -193,8 +200,8 @@ def test_fixed_step_solver_needs_dt0_and_ignores_tolerances(capsys):
 def test_a_file_asking_for_a_fixed_step_solver_takes_dt0_when_run(capsys, tmp_path):
     text = (LIBRARY / "damped_oscillator.toml").read_text()
     path = tmp_path / "dg.toml"
-    path.write_text(text.replace("[simulation]", '[simulation]\nsolver = "DiscreteGradient"', 1))
-    assert gm.load_model(path).simulation["solver"] == "DiscreteGradient"  # loads
+    path.write_text(text.replace("[simulation]", '[simulation]\nsolver = "Euler"', 1))
+    assert gm.load_model(path).simulation["solver"] == "Euler"  # loads
     code, _, err = run(capsys, "run", str(path), "--out", str(tmp_path / "a.npz"))
     assert code == 2 and "--dt0 H" in err
     argv = ("--dt0", "0.05", "--t1", "5", "--out", str(tmp_path / "b.npz"))

@@ -191,5 +191,5 @@ def chord(residual, guess, solve, bound, max_steps: int, divergence_rate, norm):
     k, y, r, _, worst, done, _ = lax.while_loop(cond, body, init)
     # One more update from the residual already in hand (a back-substitution, no new
     # evaluation): it takes the iterate from the tolerance down to about round-off.
-    y = jnp.where(done & (k > 0), y + solve(-r), y)
+    y = jnp.where(done, y + solve(-r), y)
     return y, done, worst, k
