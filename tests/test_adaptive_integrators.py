@@ -25,30 +25,26 @@ def oscillator():
     return damped_oscillator.model(gamma=0.3)
 
 
-def _final_errors(model, y0, T, solver, hs):
-    ref = gm.simulate(model, y0, T, saveat=diffrax.SaveAt(t1=True), rtol=1e-13, atol=1e-14)
-    errors = []
-    for h in hs:
-        traj = gm.simulate(
-            model, y0, T, solver=solver, dt0=float(h), saveat=diffrax.SaveAt(t1=True)
-        )
-        errors.append(np.max(np.abs(np.asarray(traj.ys[-1]) - np.asarray(ref.ys[-1]))))
-    return np.array(errors)
-
-
 def test_fourth_order_composition_measured_order_and_exact_energy(oscillator):
     y0, T = damped_oscillator.initial_state, 4.0
-    hs = np.array([0.4, 0.2, 0.1, 0.05])
-    errors = _final_errors(oscillator, y0, T, gm.DiscreteGradient4(), hs)
+    ref = gm.simulate(oscillator, y0, T, saveat=diffrax.SaveAt(t1=True), rtol=1e-13, atol=1e-14)
+    hs, errors = np.array([0.4, 0.2, 0.1, 0.05]), []
+    for h in hs:  # one compiled solve for every h (dt0 is a run-time input)
+        traj = gm.simulate(
+            oscillator,
+            y0,
+            T,
+            solver=gm.DiscreteGradient4(),
+            dt0=float(h),
+            saveat=diffrax.SaveAt(t0=True, steps=True),
+            max_steps=100,
+        )
+        _, ys, e, s = every_step(traj)
+        errors.append(np.max(np.abs(ys[-1] - np.asarray(ref.ys[-1]))))
+        assert np.max(np.abs(e - e[0])) < 1e-13 * abs(e[0])  # at every step
+        assert np.min(np.diff(s)) >= -1e-14 and s[-1] > s[0]
     slope = np.polyfit(np.log(hs), np.log(errors), 1)[0]
     assert 3.8 < slope < 4.2, (slope, errors)
-    # and at h = 0.05 it is more than a hundred times more accurate than the second-order step
-    second = _final_errors(oscillator, y0, T, gm.DiscreteGradient(), hs[-1:])
-    assert errors[-1] < 1e-2 * second[0]
-    traj = gm.simulate(oscillator, y0, 40.0, solver=gm.DiscreteGradient4(), dt0=0.2, saveat=201)
-    e, s = np.asarray(traj.energy), np.asarray(traj.entropy)
-    assert np.max(np.abs(e - e[0])) < 1e-13 * abs(e[0])
-    assert np.min(np.diff(s)) >= -1e-14 and s[-1] > s[0]
 
 
 def test_error_estimate_is_the_local_error_to_leading_order(oscillator):
@@ -112,20 +108,6 @@ def test_adaptive_runs_save_at_steps_so_energy_is_exact_at_saved_points(oscillat
     ref = gm.simulate(oscillator, y0, 30.0, saveat=31, rtol=1e-12, atol=1e-14)
     error = np.max(np.abs(np.asarray(traj.ys) - np.asarray(ref.ys)))
     assert 1e-9 < error < 1e-4, error  # the tolerance steers the accuracy, E stays exact
-    # the same through diffrax with the controller given explicitly
-    cm = gm.compile(oscillator)
-    sol = diffrax.diffeqsolve(
-        cm.term,
-        gm.DiscreteGradient4(),
-        0.0,
-        30.0,
-        0.01,
-        jnp.array([y0[k] for k in ("q", "p", "s")]),
-        args=cm,
-        stepsize_controller=diffrax.PIDController(rtol=1e-7, atol=1e-9),
-        saveat=diffrax.SaveAt(t1=True),
-    )
-    assert abs(float(cm.energy(sol.ys[-1]) - e[0])) < 1e-13 * abs(e[0])
 
 
 def test_reused_jacobian_keeps_the_conserved_quantities_of_full_newton():
@@ -201,7 +183,6 @@ def test_backward_in_time_retraces_the_forward_run(oscillator):
     cm = gm.compile(oscillator)
     y0 = jnp.array([damped_oscillator.initial_state[k] for k in ("q", "p", "s")])
     for solver, controller in [
-        (gm.DiscreteGradient(), diffrax.ConstantStepSize()),
         (gm.DiscreteGradient(), diffrax.PIDController(rtol=1e-9, atol=1e-11)),
         (gm.DiscreteGradient4(), diffrax.ConstantStepSize()),
     ]:
