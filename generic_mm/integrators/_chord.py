@@ -95,8 +95,7 @@ class ChordNewton(eqx.Module):
 
 class Linearisation(eqx.Module):
     """The reused Newton matrix: where and for which step it was built, its LU factors (one
-    per substep coefficient; none above the dense limit), whether it is stale and the last
-    contraction rate seen with it."""
+    per substep coefficient; none above the dense limit) and whether it is stale."""
 
     point: jax.Array
     h: jax.Array
