@@ -10,7 +10,6 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import lineax as lx
 import optimistix as optx
 from diffrax import RESULTS, ThirdOrderHermitePolynomialInterpolation
 from jax import lax
@@ -28,7 +27,6 @@ from ._chord import (
     when,
 )
 from ._discrete_gradient import (
-    SizeDispatch,
     _default_root_finder,
     _model_of,
     _ratio,
@@ -312,9 +310,7 @@ def _substep_residual(y, aux, inputs):
     return _step_residual(solver, model, z, fraction, h)(y)
 
 
-_IFT_SOLVER = SizeDispatch(
-    lx.LU(), lx.GMRES(rtol=1e-10, atol=1e-14, restart=40, stagnation_iters=40, max_steps=2000)
-)
+_IFT_SOLVER = _default_root_finder().linear_solver  # the same LU / GMRES by size as Newton
 
 
 class DiscreteGradient(_DiscreteGradientSolver):
